@@ -1,0 +1,226 @@
+"""One factory for every dataset the trainer knows: ``build_dataset(name, split, ...)``.
+
+Splits:
+
+- ``'train'``: the images SimCLR pretrains on (labels unused).
+- ``'memory'``: labeled training images, the kNN memory bank / probe train set.
+- ``'test'``: labeled held-out images for evaluation.
+
+=============  ======================  ============  ===========================
+name           train                   memory        test
+=============  ======================  ============  ===========================
+CIFAR10/100    train (50k)             train         test (10k)
+STL10          train+unlabeled (105k)  train (5k)    test (8k)
+ImageFolder    all but held-out        = train       held-out ``valFraction``
+Digits         all but held-out        = train       held-out ``valFraction``
+=============  ======================  ============  ===========================
+
+``ImageFolder`` reads ``root`` recursively: one subfolder per class gives
+labels; a flat folder of images (or mixed) is unlabeled (label -1) and can be
+pretrained on but not evaluated. ``Digits`` is scikit-learn's 8x8 handwritten
+digits (1,797 images, shipped inside the package), turned into RGB PIL images:
+the dataset that needs no download.
+
+Every item is ``(transform(image), label)``; ``label`` is -1 when unknown.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import ConcatDataset, Dataset
+
+log = logging.getLogger(__name__)
+
+DATASETS = ("CIFAR10", "CIFAR100", "STL10", "ImageFolder", "Digits")
+SPLITS = ("train", "memory", "test")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+# What to place where when a download is impossible (archive name, source URL).
+ARCHIVES = {
+    "CIFAR10": ("cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+                "cifar-10-batches-py"),
+    "CIFAR100": ("cifar-100-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+                 "cifar-100-python"),
+    "STL10": ("stl10_binary.tar.gz", "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
+              "stl10_binary"),
+}
+
+
+class DatasetError(RuntimeError):
+    """A dataset cannot be found, downloaded or read; the message says what to do."""
+
+
+def holdout_split(n: int, valFraction: float, seed: int, labels: Optional[np.ndarray] = None
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+    """Deterministic train/held-out index split (stratified when labels are given).
+
+    Returns:
+        ``(trainIdx, testIdx)``, sorted int arrays that partition ``range(n)``.
+    """
+    rng = np.random.default_rng(seed)
+    if labels is None or (labels < 0).any():
+        order = rng.permutation(n)
+        nTest = int(round(n * valFraction))
+        return np.sort(order[nTest:]), np.sort(order[:nTest])
+    testIdx = []
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        testIdx.extend(members[:int(round(len(members) * valFraction))])
+    testIdx = np.sort(np.array(testIdx, dtype=np.int64))
+    return np.setdiff1d(np.arange(n), testIdx), testIdx
+
+
+class ArrayImages(Dataset):
+    """Images kept in memory as a ``[N, H, W, 3]`` uint8 array, served as PIL images."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform: Optional[Callable] = None,
+                 classes: Sequence[str] = ()):
+        self.images, self.labels, self.transform = images, labels, transform
+        self.classes = list(classes)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        image = Image.fromarray(self.images[index])
+        return (self.transform(image) if self.transform else image), int(self.labels[index])
+
+
+def load_digits_rgb() -> Tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as ``[1797, 8, 8, 3]`` uint8 RGB (white on black) and labels."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    gray = np.clip(digits.images * (255.0 / 16.0), 0, 255).astype(np.uint8)  # values 0..16
+    return np.repeat(gray[..., None], 3, axis=3), digits.target.astype(np.int64)
+
+
+class ImageFiles(Dataset):
+    """A folder of image files, recursively; class = first subfolder, or -1 when flat.
+
+    Unreadable files are skipped at load time with one warning each, naming the
+    file (decode errors at load time would otherwise stop a run hours in).
+    """
+
+    def __init__(self, files: List[Path], labels: List[int], classes: List[str],
+                 transform: Optional[Callable] = None):
+        self.files, self.labels, self.classes, self.transform = files, labels, classes, transform
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int):
+        with Image.open(self.files[index]) as image:
+            image = image.convert("RGB")
+        return (self.transform(image) if self.transform else image), self.labels[index]
+
+
+def scan_image_folder(root: Path) -> Tuple[List[Path], List[int], List[str], List[Path]]:
+    """Find images under ``root``; returns ``(files, labels, classes, skipped)``.
+
+    Raises:
+        DatasetError: ``root`` is missing or holds no readable image.
+    """
+    if not root.is_dir():
+        raise DatasetError(f"ImageFolder: data.rootPath={str(root)!r} is not a folder; "
+                           "point it at a folder of images (one subfolder per class for labels)")
+    candidates = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    files, skipped = [], []
+    for path in candidates:
+        try:
+            with Image.open(path) as image:
+                image.verify()
+            files.append(path)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            skipped.append(path)
+            warnings.warn(f"ImageFolder: skipping unreadable image {path}", stacklevel=2)
+    if not files:
+        raise DatasetError(f"ImageFolder: no readable image ({', '.join(IMAGE_EXTENSIONS)}) "
+                           f"under {str(root)!r}")
+    topDirs = [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else None for p in files]
+    classes = sorted({d for d in topDirs if d is not None})
+    if classes and None not in topDirs:
+        labels = [classes.index(d) for d in topDirs]
+    else:
+        classes, labels = [], [-1] * len(files)
+    return files, labels, classes, skipped
+
+
+def _torchvision_dataset(name: str, root: Path, split: str, transform, download: bool):
+    import torchvision.datasets as tvd
+
+    try:
+        if name in ("CIFAR10", "CIFAR100"):
+            cls = getattr(tvd, name)
+            return cls(str(root), train=split != "test", transform=transform, download=download)
+        stlSplit = {"train": "train+unlabeled", "memory": "train", "test": "test"}[split]
+        return tvd.STL10(str(root), split=stlSplit, transform=transform, download=download)
+    except Exception as err:  # offline downloads raise URLError, RuntimeError, OSError...
+        archive, url, folder = ARCHIVES[name]
+        raise DatasetError(
+            f"{name} is not in {str(root)!r} and could not be downloaded ({type(err).__name__}); "
+            f"download {url} and put {archive} in {str(root)!r} (or extract it there as "
+            f"{str(root / folder)!r})") from err
+
+
+def build_dataset(name: str, split: str, root: str = "assets/datasets",
+                  transform: Optional[Callable] = None, download: bool = True,
+                  valFraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Build dataset ``name`` for ``split`` (see the module docstring).
+
+    Args:
+        name: one of ``DATASETS``.
+        split: ``'train'``, ``'memory'`` or ``'test'``.
+        root: download folder (torchvision datasets) or image folder (ImageFolder).
+        transform: applied to each PIL image.
+        download: let torchvision download missing archives.
+        valFraction: held-out fraction for ImageFolder and Digits.
+        seed: seed of the held-out split (fixed per dataset, not per run).
+
+    Raises:
+        ValueError: unknown ``name`` or ``split``.
+        DatasetError: the data is missing and cannot be downloaded, or empty.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"data.dataset={name!r} is not supported; accepted: {list(DATASETS)}")
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r} is not supported; accepted: {list(SPLITS)}")
+    if not 0 <= valFraction < 1:
+        raise ValueError(f"valFraction={valFraction!r} must be in [0, 1)")
+    rootPath = Path(root)
+    if name in ARCHIVES:
+        return _torchvision_dataset(name, rootPath, split, transform, download)
+    if name == "Digits":
+        images, labels = load_digits_rgb()
+        trainIdx, testIdx = holdout_split(len(images), valFraction, seed, labels)
+        idx = testIdx if split == "test" else trainIdx
+        return ArrayImages(images[idx], labels[idx], transform, [str(c) for c in range(10)])
+    files, labels, classes, skipped = scan_image_folder(rootPath)
+    if skipped:
+        log.warning("ImageFolder: skipped %d unreadable file(s) under %s", len(skipped), rootPath)
+    labelArray = np.array(labels)
+    trainIdx, testIdx = holdout_split(len(files), valFraction if classes else 0.0, seed, labelArray)
+    idx = testIdx if split == "test" else trainIdx
+    return ImageFiles([files[i] for i in idx], [labels[i] for i in idx], classes, transform)
+
+
+def dataset_labels(dataset: Dataset) -> Optional[torch.Tensor]:
+    """All labels of a dataset as a ``[N]`` long tensor, or None if it has none.
+
+    Reads the label attribute each dataset type keeps (no image decoding).
+    """
+    if isinstance(dataset, ConcatDataset):
+        parts = [dataset_labels(d) for d in dataset.datasets]
+        return None if any(p is None for p in parts) else torch.cat(parts)
+    for attr in ("labels", "targets"):
+        values = getattr(dataset, attr, None)
+        if values is not None:
+            labels = torch.as_tensor(np.asarray(values), dtype=torch.long)
+            return None if len(labels) == 0 or bool((labels < 0).any()) else labels
+    return None

@@ -1,0 +1,1 @@
+"""Neural-network parts: building blocks, networks, losses and helpers."""

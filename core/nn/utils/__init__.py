@@ -1,0 +1,4 @@
+"""Helpers shared by the networks and the trainer."""
+from core.nn.utils.configurable import Configurable
+
+__all__ = ["Configurable"]

@@ -1,0 +1,48 @@
+"""The ``Configurable`` mixin: declared hyperparameters with validated overrides.
+
+``ResNet``, ``MLP`` and ``SimCLR`` declare their hyperparameters once, in a
+class-level ``DEFAULTS`` dict. ``configure(**kwargs)`` copies the defaults,
+applies the caller's overrides, rejects unknown names (a typo in a YAML's
+``model.kwargs`` must fail loudly, not be ignored) and sets each value as an
+attribute, so ``self.norm`` or ``self.archType`` read naturally in ``build()``.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar, Dict
+
+
+class Configurable:
+    """Mixin that owns a class's hyperparameters.
+
+    Subclasses set ``DEFAULTS`` and call ``self.configure(**kwargs)`` in their
+    ``__init__``. They may override ``validate()`` to check value ranges.
+    """
+
+    DEFAULTS: ClassVar[Dict[str, Any]] = {}
+
+    def configure(self, **kwargs: Any) -> None:
+        """Apply keyword overrides on top of ``DEFAULTS`` and validate them.
+
+        Raises:
+            ValueError: a keyword is not a declared hyperparameter.
+        """
+        unknown = sorted(set(kwargs) - set(self.DEFAULTS))
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__}: unknown hyperparameter(s) {unknown}; "
+                f"accepted: {sorted(self.DEFAULTS)}"
+            )
+        params = copy.deepcopy(self.DEFAULTS)
+        params.update(copy.deepcopy(kwargs))
+        for name, value in params.items():
+            setattr(self, name, value)
+        self._hparamNames = tuple(params)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check hyperparameter values; subclasses raise ``ValueError``."""
+
+    def hparams(self) -> Dict[str, Any]:
+        """Return the effective hyperparameters as a plain, copyable dict."""
+        return {name: copy.deepcopy(getattr(self, name)) for name in self._hparamNames}

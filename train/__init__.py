@@ -1,0 +1,1 @@
+"""Training entry points: config defaults, the SimCLR trainer and the CLI."""

@@ -1,0 +1,213 @@
+"""Default configuration (yacs). Every experiment YAML is merged over these values.
+
+Sections keep the original tutorial's names: general, train, data, model,
+loss, optimizer, log. A key that is not defined here is an error (a typo must
+not be ignored), except under ``model.kwargs``, which is passed to ``SimCLR``
+and checked there against ``SimCLR.DEFAULTS``.
+
+Load and merge with ``load_config(path, opts)``; errors are ``ConfigError``
+with a one-line message naming the key.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+from pathlib import Path
+from typing import Any, List, Optional, Sequence
+
+import yaml
+from yacs.config import CfgNode as CN
+
+_C = CN()
+
+# ---------------------------------------------------------------- general
+_C.general = CN()
+_C.general.name = "simclr"            # run name: logs in <logsDir>/<name>, checkpoints in <saveDir>/<name>
+_C.general.logsDir = "assets/logs"    # TensorBoard root (tensorboard --logdir assets/logs)
+_C.general.saveDir = "assets/checkpoints"  # checkpoint root
+_C.general.device = "cuda"            # 'cuda', 'cuda:N' or 'cpu'; falls back to cpu (with a warning) if absent
+_C.general.seed = 0                   # seeds python, numpy and torch at start; same seed, same run on CPU
+_C.general.amp = True                 # CUDA only: autocast (bf16 where supported, else fp16 + GradScaler)
+_C.general.channelsLast = True        # CUDA only: channels_last memory format for the convolutions
+_C.general.compile = False            # torch.compile the model (PyTorch 2; slow first steps)
+
+# ---------------------------------------------------------------- train
+_C.train = CN()
+_C.train.epochs = 100                 # passes over the training split
+_C.train.trainBatch = 512             # images per optimizer step (each gives 2 views: 2x this go through the net)
+_C.train.valBatch = 512               # images per step when extracting features for evaluation
+
+# ---------------------------------------------------------------- data
+_C.data = CN()
+_C.data.dataset = "CIFAR10"           # CIFAR10 | CIFAR100 | STL10 | ImageFolder | Digits
+_C.data.rootPath = "assets/datasets"  # download folder; for ImageFolder: the folder of your images
+_C.data.download = True               # let torchvision download CIFAR/STL archives when missing
+_C.data.imgSize = 32                  # side of the square views fed to the network
+_C.data.augBackend = "torchvision"    # torchvision | albumentations
+_C.data.jitterStrength = 0.5          # color distortion strength s (paper: 0.5 for CIFAR-10, 1.0 ImageNet)
+_C.data.minScale = 0.08               # smallest random-crop area fraction
+_C.data.blur = "auto"                 # 'auto' (on from 64 px), 'on' or 'off'
+_C.data.valFraction = 0.2             # ImageFolder/Digits: fraction held out for evaluation
+_C.data.numWorkers = 4                # DataLoader worker processes (0 = load in the main process)
+
+# ---------------------------------------------------------------- model
+_C.model = CN()
+_C.model.inChNo = 3                   # image channels
+_C.model.latentChNo = 512             # size of h (the representation you keep)
+_C.model.outChNo = 128                # size of z (where the loss is applied; paper: 128)
+_C.model.kwargs = CN(new_allowed=True)  # SimCLR hyperparameters (see SimCLR.DEFAULTS): archType, baseChNo,
+#                                       encoderStrides, firstKernelSize, downType, norm, normKwargs, activ,
+#                                       activKwargs, mlpLayers, useBias, projNorm, dropRate, dropLayers
+
+# ---------------------------------------------------------------- loss
+_C.loss = CN()
+_C.loss.temperature = 0.5             # NT-Xent temperature (paper, Appendix B.9: 0.5 for CIFAR-10)
+
+# ---------------------------------------------------------------- optimizer
+_C.optimizer = CN()
+_C.optimizer.name = "Adam"            # Adam | AdamW | SGD | LARS
+_C.optimizer.lr = 1e-3                # base learning rate
+_C.optimizer.weightDecay = 1e-6       # applied to weights only, never to norm/bias parameters
+_C.optimizer.momentum = 0.9           # SGD and LARS
+_C.optimizer.scheduler = "WarmupCosine"  # WarmupCosine (per step) | None | a class of schedPack (per epoch)
+_C.optimizer.schedPack = "torch.optim.lr_scheduler"  # the only module schedulers may come from
+_C.optimizer.schedKwargs = CN(new_allowed=True)  # keyword arguments of a schedPack scheduler
+_C.optimizer.warmupEpochs = 10        # WarmupCosine: linear warmup length (LARS needs it, Appendix B.1)
+
+# ---------------------------------------------------------------- log
+_C.log = CN()
+_C.log.evalEpoch = 5                  # kNN accuracy, embedding projector and t-SNE every N epochs (and at the end)
+_C.log.saveEpoch = 10                 # checkpoint every N epochs (and at the end)
+_C.log.knnK = 200                     # kNN monitor: neighbours (clipped to the memory-bank size)
+_C.log.knnT = 0.1                     # kNN monitor: vote temperature
+_C.log.embeddingSamples = 500         # validation images sent to the TensorBoard projector
+_C.log.tsneSamples = 1000             # validation images in the t-SNE figure
+_C.log.imagePairs = 8                 # augmented view pairs shown at the start of training
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the key."""
+
+
+def get_cfg_defaults() -> CN:
+    """A fresh, mutable copy of the defaults."""
+    return _C.clone()
+
+
+def _coerce(value: Any, default: Any, key: str) -> Any:
+    """Check ``value`` against the default's type; ints are accepted for floats."""
+    if isinstance(default, CN):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a mapping, got {value!r}")
+        return value
+    if isinstance(default, bool) or isinstance(value, bool):
+        if isinstance(default, bool) and isinstance(value, bool):
+            return value
+    elif isinstance(default, float) and isinstance(value, int):
+        return float(value)
+    elif isinstance(default, (list, tuple)) and isinstance(value, (list, tuple)):
+        return type(default)(value)
+    elif type(value) is type(default):
+        return value
+    raise ConfigError(f"{key}={value!r} has type {type(value).__name__}; expected "
+                      f"{type(default).__name__} (like the default {default!r})")
+
+
+def _merge(cfg: CN, updates: dict, prefix: str = "") -> None:
+    for name, value in updates.items():
+        key = f"{prefix}{name}"
+        if name not in cfg:
+            if cfg.is_new_allowed():
+                cfg[name] = CN(value, new_allowed=True) if isinstance(value, dict) else value
+                continue
+            raise ConfigError(f"unknown config key {key!r}; known keys in this section: {sorted(cfg)}")
+        default = cfg[name]
+        value = _coerce(value, default, key)
+        if isinstance(default, CN):
+            _merge(default, value, key + ".")
+        else:
+            cfg[name] = value
+
+
+def read_yaml(path: str) -> dict:
+    """Read a YAML mapping with the safe loader; errors name the file and line."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file {path!r} does not exist")
+    try:
+        data = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{path}:{where} malformed YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(data).__name__}")
+    return data
+
+
+def parse_opts(opts: Sequence[str]) -> dict:
+    """``['train.epochs', '5', 'data.blur', 'on']`` -> nested dict, values parsed as Python literals."""
+    if len(opts) % 2:
+        raise ConfigError(f"--opts needs KEY VALUE pairs, got an odd number of items: {list(opts)}")
+    nested: dict = {}
+    for key, raw in zip(opts[::2], opts[1::2]):
+        try:
+            value = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            value = raw  # a plain string such as cpu or ImageFolder
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
+
+
+def load_config(path: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
+    """Defaults, then the YAML at ``path``, then ``--opts`` overrides; frozen.
+
+    Raises:
+        ConfigError: missing/malformed file, unknown key, wrong type, bad value.
+    """
+    cfg = get_cfg_defaults()
+    if path:
+        _merge(cfg, read_yaml(path))
+    _merge(cfg, parse_opts(list(opts)))
+    check_values(cfg)
+    cfg.freeze()
+    return cfg
+
+
+def check_values(cfg: CN) -> None:
+    """Value checks that types alone cannot express."""
+    checks: List[tuple] = [
+        ("train.epochs", cfg.train.epochs >= 1, ">= 1"),
+        ("train.trainBatch", cfg.train.trainBatch >= 1, ">= 1"),
+        ("train.valBatch", cfg.train.valBatch >= 1, ">= 1"),
+        ("data.imgSize", cfg.data.imgSize >= 1, ">= 1"),
+        ("data.numWorkers", cfg.data.numWorkers >= 0, ">= 0"),
+        ("data.blur", cfg.data.blur in ("auto", "on", "off"), "one of ['auto', 'on', 'off']"),
+        ("loss.temperature", cfg.loss.temperature > 0, "> 0"),
+        ("optimizer.lr", cfg.optimizer.lr > 0, "> 0"),
+        ("optimizer.warmupEpochs", cfg.optimizer.warmupEpochs >= 0, ">= 0"),
+        ("log.evalEpoch", cfg.log.evalEpoch >= 0, ">= 0 (0 = only at the end)"),
+        ("log.saveEpoch", cfg.log.saveEpoch >= 0, ">= 0 (0 = only at the end)"),
+        ("general.name", bool(cfg.general.name) and "/" not in cfg.general.name
+         and cfg.general.name not in (".", ".."), "a non-empty folder name without '/'"),
+    ]
+    for key, ok, allowed in checks:
+        if not ok:
+            section, name = key.split(".")
+            raise ConfigError(f"{key}={cfg[section][name]!r} is invalid; it must be {allowed}")
+
+
+def to_plain(cfg: CN) -> dict:
+    """The config as nested plain dicts (for checkpoints and YAML dumps)."""
+    def convert(node):
+        if isinstance(node, dict):
+            return {k: convert(v) for k, v in node.items()}
+        return copy.deepcopy(node)
+    return convert(cfg)

@@ -1,0 +1,59 @@
+"""Optimizers and schedulers by name, from the config's ``optimizer`` section."""
+from __future__ import annotations
+
+import torch
+from torch.optim import Optimizer
+
+from core.nn.optim import LARS, warmup_cosine
+
+OPTIMIZERS = ("Adam", "AdamW", "SGD", "LARS")
+SCHED_PACK = "torch.optim.lr_scheduler"
+OWN_SCHEDULERS = ("WarmupCosine", "None")
+# Schedulers of torch.optim.lr_scheduler that step once per epoch with kwargs only.
+TORCH_SCHEDULERS = ("StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "ConstantLR",
+                    "LinearLR", "PolynomialLR")
+
+
+def build_optimizer(name: str, paramGroups, lr: float, weightDecay: float, momentum: float) -> Optimizer:
+    """Create optimizer ``name`` over ``paramGroups`` (see ``SimCLR.get_params``).
+
+    Raises:
+        ValueError: unknown ``name``.
+    """
+    if name == "Adam":
+        return torch.optim.Adam(paramGroups, lr=lr, weight_decay=weightDecay)
+    if name == "AdamW":
+        return torch.optim.AdamW(paramGroups, lr=lr, weight_decay=weightDecay)
+    if name == "SGD":
+        return torch.optim.SGD(paramGroups, lr=lr, momentum=momentum, weight_decay=weightDecay, nesterov=False)
+    if name == "LARS":
+        return LARS(paramGroups, lr=lr, momentum=momentum, weight_decay=weightDecay)
+    raise ValueError(f"optimizer.name={name!r} is not supported; accepted: {list(OPTIMIZERS)}")
+
+
+def build_scheduler(name: str, optimizer: Optimizer, schedPack: str, schedKwargs: dict,
+                    warmupEpochs: int, epochs: int, stepsPerEpoch: int):
+    """Create scheduler ``name``; returns ``(scheduler or None, steps_per_iteration: bool)``.
+
+    ``WarmupCosine`` steps every optimizer step; the ``torch.optim.lr_scheduler``
+    classes step once per epoch, so their kwargs count epochs. Schedulers can
+    come only from ``torch.optim.lr_scheduler`` (``optimizer.schedPack``): a
+    config must not be able to import arbitrary code.
+
+    Raises:
+        ValueError: unknown scheduler or a schedPack other than torch's.
+    """
+    if schedPack != SCHED_PACK:
+        raise ValueError(f"optimizer.schedPack={schedPack!r} is not allowed; only {SCHED_PACK!r}")
+    if name == "None":
+        return None, False
+    if name == "WarmupCosine":
+        return warmup_cosine(optimizer, warmupEpochs * stepsPerEpoch, epochs * stepsPerEpoch), True
+    if name in TORCH_SCHEDULERS:
+        cls = getattr(torch.optim.lr_scheduler, name)
+        try:
+            return cls(optimizer, **dict(schedKwargs)), False
+        except TypeError as err:
+            raise ValueError(f"optimizer.schedKwargs={dict(schedKwargs)} do not fit {name}: {err}") from None
+    raise ValueError(f"optimizer.scheduler={name!r} is not supported; accepted: "
+                     f"{list(OWN_SCHEDULERS + TORCH_SCHEDULERS)}")
