@@ -94,8 +94,14 @@ def get_cfg_defaults() -> CN:
     return _C.clone()
 
 
+# Keys whose string values YAML 1.1 turns into booleans when unquoted (blur: off -> False).
+ON_OFF_KEYS = ("data.blur",)
+
+
 def _coerce(value: Any, default: Any, key: str) -> Any:
     """Check ``value`` against the default's type; ints are accepted for floats."""
+    if key in ON_OFF_KEYS and isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(default, CN):
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")

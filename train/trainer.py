@@ -316,7 +316,7 @@ class SimCLRTrainer(BaseTrainer):
         images = denormalize(torch.stack([self.testSet[i][0] for i in range(count)]))
         try:
             self.writer.add_embedding(feats[:count], metadata=names, label_img=images,
-                                      global_step=self.epoch, tag="eval/h")
+                                      global_step=self.epoch, tag="h")
         except Exception as err:  # e.g. a TensorFlow install that breaks tensorboard's gfile
             log.warning("embedding projector skipped (%s: %s)", type(err).__name__, err)
 
@@ -399,4 +399,3 @@ class SimCLRTrainer(BaseTrainer):
         if getattr(self, "_fileHandler", None) is not None:
             log.removeHandler(self._fileHandler)
             self._fileHandler.close()
-

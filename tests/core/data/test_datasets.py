@@ -1,0 +1,97 @@
+"""The dataset factory: Digits, ImageFolder, CIFAR-10 from its archive, offline errors."""
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.data.datasets import DatasetError, build_dataset, dataset_labels, holdout_split
+from tests.conftest import write_image_folder
+
+
+def test_digits_splits_are_disjoint_rgb_and_labeled():
+    train = build_dataset("Digits", "train")
+    test = build_dataset("Digits", "test")
+    assert len(train) + len(test) == 1797 and len(test) == pytest.approx(0.2 * 1797, abs=10)
+    image, label = train[0]
+    assert isinstance(image, Image.Image) and image.mode == "RGB" and image.size == (8, 8)
+    assert 0 <= label < 10
+    trainSet = {train.images[i].tobytes() for i in range(len(train))}
+    assert sum(test.images[i].tobytes() in trainSet for i in range(len(test))) < 5  # a few exact duplicates
+    assert torch.equal(dataset_labels(test), torch.as_tensor(test.labels))
+
+
+def test_holdout_split_is_stratified_and_deterministic():
+    labels = np.repeat(np.arange(4), 25)
+    train, test = holdout_split(100, 0.2, seed=3, labels=labels)
+    assert len(test) == 20 and set(np.bincount(labels[test])) == {5}
+    assert np.array_equal(test, holdout_split(100, 0.2, seed=3, labels=labels)[1])
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(100))
+
+
+def test_image_folder_with_class_subfolders(tmp_path):
+    root = write_image_folder(tmp_path / "imgs", perClass=10)
+    train = build_dataset("ImageFolder", "train", root=str(root), valFraction=0.2)
+    test = build_dataset("ImageFolder", "test", root=str(root), valFraction=0.2)
+    assert (len(train), len(test)) == (16, 4)
+    assert train.classes == ["cat", "dog"]
+    assert sorted(dataset_labels(test).tolist()) == [0, 0, 1, 1]
+    assert not set(train.files) & set(test.files)
+
+
+def test_flat_image_folder_is_unlabeled(tmp_path):
+    root = write_image_folder(tmp_path / "flat", flat=True, perClass=5)
+    train = build_dataset("ImageFolder", "train", root=str(root))
+    assert len(train) == 10 and dataset_labels(train) is None
+    assert len(build_dataset("ImageFolder", "test", root=str(root))) == 0
+
+
+def test_corrupt_file_is_skipped_with_a_warning_naming_it(tmp_path):
+    root = write_image_folder(tmp_path / "imgs", perClass=4)
+    bad = root / "cat" / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.warns(UserWarning, match="broken.png"):
+        data = build_dataset("ImageFolder", "train", root=str(root), valFraction=0.0)
+    assert len(data) == 8 and bad not in data.files
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_missing_or_empty_image_folder(tmp_path, make):
+    root = tmp_path / "nothing"
+    if make == "empty":
+        root.mkdir()
+    with pytest.raises(DatasetError, match="ImageFolder"):
+        build_dataset("ImageFolder", "train", root=str(root))
+
+
+def test_cifar10_from_a_local_archive(tiny_cifar):
+    train = build_dataset("CIFAR10", "train", root=str(tiny_cifar))
+    test = build_dataset("CIFAR10", "test", root=str(tiny_cifar))
+    assert (len(train), len(test)) == (40, 20)
+    image, label = train[0]
+    assert image.size == (32, 32) and 0 <= label < 10
+    assert (tiny_cifar / "cifar-10-batches-py" / "test_batch").is_file()  # extracted by torchvision
+    assert dataset_labels(test).tolist() == [i % 10 for i in range(20)]
+
+
+def test_offline_download_says_which_file_to_put_where(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as cifar
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(cifar, "download_and_extract_archive", offline)
+    with pytest.raises(DatasetError) as err:
+        build_dataset("CIFAR10", "train", root=str(tmp_path))
+    message = str(err.value)
+    assert "cifar-10-python.tar.gz" in message and str(tmp_path) in message
+    assert "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in message
+    assert "\n" not in message
+
+
+def test_unknown_dataset_and_split():
+    with pytest.raises(ValueError, match=r"data.dataset='MNIST'.*'CIFAR10'"):
+        build_dataset("MNIST", "train")
+    with pytest.raises(ValueError, match="split='val'"):
+        build_dataset("Digits", "val")
