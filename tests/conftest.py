@@ -3,6 +3,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import subprocess
 import sys
 import tarfile
@@ -85,3 +86,62 @@ def run_cli(*args, cwd=None, timeout=600):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+# ---------------------------------------------------------------- grading the starter
+TASK_MESSAGE = re.compile(r"^(Task \d)(?P<optional> \(optional[^)]*\))?: (?P<what>.*?)(?: - see README.*)?$")
+
+
+def task_stub_message(excinfo):
+    """``(task, instruction, optional)`` if the error comes from a starter stub, else None."""
+    if excinfo is None or not excinfo.errisinstance(NotImplementedError):
+        return None
+    match = TASK_MESSAGE.match(str(excinfo.value))
+    return (match[1], match["what"], bool(match["optional"])) if match else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Turn a stub's NotImplementedError into one clear line (or a skip, for optional parts)."""
+    outcome = yield
+    report = outcome.get_result()
+    stub = task_stub_message(call.excinfo)
+    if stub is None or report.outcome != "failed":
+        return
+    task, what, optional = stub
+    if optional:
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {task} optional part not written: {what}")
+    else:
+        report.longrepr = f"{task} not implemented yet: {what}"
+
+
+def missing_tasks():
+    """Tasks whose starter stub still raises (empty in the solution)."""
+    import torch
+
+    from core.data.data_augmentation import ImageTransforms
+    from core.nn.loss import NTXent
+    from core.nn.networks import SimCLR
+
+    probes = [
+        lambda: ImageTransforms(8)(np.zeros((8, 8, 3), np.uint8)),
+        lambda: SimCLR(3, 8, 4, baseChNo=2, mlpLayers=[8]).build(),
+        lambda: NTXent(0.5)(torch.randn(2, 4), torch.randn(2, 4)),
+    ]
+    missing = set()
+    for probe in probes:
+        try:
+            probe()
+        except NotImplementedError as err:
+            match = TASK_MESSAGE.match(str(err))
+            missing.add(match[1] if match else "a task")
+    return sorted(missing)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("pipeline") is not None:
+        missing = missing_tasks()
+        if missing:
+            note = " (Task 3 is checked once Task 2 is done)" if "Task 2" in missing else ""
+            pytest.skip(f"needs the whole pipeline; not implemented yet: {', '.join(missing)}{note}")

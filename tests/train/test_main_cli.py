@@ -1,6 +1,8 @@
 """train/main.py as a user runs it: one-line errors with exit code 2, nothing written."""
 import pytest
 
+pytestmark = pytest.mark.pipeline
+
 QUICK = ["general.device", "cpu", "train.epochs", "1"]
 
 

@@ -7,7 +7,7 @@ from core.nn.networks.export import load_encoder
 from core.nn.utils.checkpoint import list_checkpoints, load_checkpoint
 from tests.conftest import write_image_folder
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 
 SMALL = ["general.device", "cpu", "model.kwargs.baseChNo", "4", "model.latentChNo", "32",
          "model.outChNo", "16", "model.kwargs.mlpLayers", "[32]", "data.imgSize", "16",

@@ -48,12 +48,15 @@ class NTXent(nn.Module):
         self._indexCache: Dict[Tuple[int, str], Tuple[Tensor, Tensor]] = {}
 
     def _mask_and_targets(self, batch: int, device: torch.device) -> Tuple[Tensor, Tensor]:
+        """The ``[2B, 2B]`` self-similarity mask and the ``[2B]`` positive indices, cached."""
         key = (batch, str(device))
         if key not in self._indexCache:
             if len(self._indexCache) >= 8:      # the last, smaller batch adds one entry per epoch
                 self._indexCache.clear()
+            # --- Task 4 begin: the index tensors (build once per batch size and device) ---
             selfMask = torch.eye(2 * batch, dtype=torch.bool, device=device)       # [2B, 2B]
             targets = torch.arange(2 * batch, device=device).roll(batch)           # [2B]: i -> i +- B
+            # --- Task 4 end ---
             self._indexCache[key] = (selfMask, targets)
         return self._indexCache[key]
 

@@ -12,9 +12,7 @@ class MLP(nn.Module, Configurable):
     """``[B, inChNo] -> [B, outChNo]`` through hidden layers of sizes ``layerCfg``.
 
     Each hidden layer is Linear -> norm -> activ (-> dropout); the output layer
-    is Linear -> ``lastActiv``. SimCLR's head (paper Sec. 2.1) is
-    ``MLP(512, 128, layerCfg=[512], norm=None, activ='ReLU', lastActiv=None)``
-    for a ResNet-18.
+    is Linear -> ``lastActiv``.
 
     Args:
         inChNo: input features.

@@ -94,6 +94,7 @@ def test_views_are_augmented_not_just_resized(backend):
     assert max(diffs) > 0.1
 
 
+@pytest.mark.task1
 def test_blur_default_depends_on_image_size():
     assert ImageTransforms(32).blur is False
     assert ImageTransforms(64).blur is True
@@ -101,6 +102,7 @@ def test_blur_default_depends_on_image_size():
     assert blur_kernel_size(224) == 23 and blur_kernel_size(96) == 9
 
 
+@pytest.mark.task1
 def test_repr_lists_the_pipeline():
     text = repr(ImageTransforms(32))
     assert "RandomResizedCrop" in text and "ColorJitter" in text and "Normalize" in text
@@ -117,6 +119,7 @@ def test_bad_arguments(kwargs, match):
         ImageTransforms(**kwargs)
 
 
+@pytest.mark.task1
 @pytest.mark.parametrize("bad, error", [("image.png", TypeError),
                                         (np.zeros((8, 8, 3), np.float32), ValueError),
                                         (np.zeros((8, 8, 5), np.uint8), ValueError)])
