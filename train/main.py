@@ -5,13 +5,15 @@
     python train/main.py -l assets/experiments/base_simclr.yaml --resume auto
 
 Exit codes: 0 done, 2 bad input (config, data, resume path), 1 the loss
-diverged, 130 interrupted (Ctrl-C).
+diverged, 130 interrupted (Ctrl-C: the current step finishes, a checkpoint is
+written and the resume command is printed).
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -47,6 +49,17 @@ def setup_console_logging() -> None:
     logging.getLogger("core").addHandler(logging.StreamHandler(sys.stderr))
 
 
+def resume_command(args: argparse.Namespace) -> str:
+    """The command that continues this run."""
+    parts = ["python train/main.py"]
+    if args.load:
+        parts += ["-l", shlex.quote(args.load)]
+    parts += ["--resume auto"]
+    if args.opts:
+        parts += ["--opts"] + [shlex.quote(o) for o in args.opts]
+    return " ".join(parts)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse arguments, build the trainer, train. Returns the exit code."""
     args = get_args_parser().parse_args(argv)
@@ -67,6 +80,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except NonFiniteLossError as err:
         print(f"error: {err}; the last good checkpoint in {trainer.saveDir} is untouched", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"interrupted; checkpoint saved in {trainer.saveDir}. Resume with:\n  {resume_command(args)}",
+              file=sys.stderr)
+        return 130
     finally:
         trainer.close()
     summary = f"final loss {metrics.get('loss', float('nan')):.4f}"

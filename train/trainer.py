@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -16,12 +17,13 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 import yaml
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
 from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, ImageTransforms
 from core.data.datasets import build_dataset, dataset_labels
+from core.data.samplers import EpochSampler
 from core.eval.features import extract_features
 from core.eval.knn import knn_top1
 from core.nn.loss import NTXent
@@ -75,6 +77,8 @@ class SimCLRTrainer(BaseTrainer):
         self.evalEvery = cfg.log.evalEpoch
         self.saveEvery = cfg.log.saveEpoch
         self.epoch, self.globalStep = 0, 0
+        self.stepInEpoch = 0          # batches already done in the current epoch (resume mid-epoch)
+        self.stopRequested = False    # set by Ctrl-C: finish the step, save, exit
         self.logDir = Path(cfg.general.logsDir) / cfg.general.name
         self.saveDir = Path(cfg.general.saveDir) / cfg.general.name
         seed_everything(cfg.general.seed)
@@ -118,7 +122,8 @@ class SimCLRTrainer(BaseTrainer):
 
     def make_sampler(self, dataset):
         """The training sampler; a distributed trainer swaps in its own."""
-        return RandomSampler(dataset, generator=self.loaderGenerator)
+        self.sampler = EpochSampler(len(dataset), seed=self.cfg.general.seed)
+        return self.sampler
 
     def make_loader(self, dataset, batchSize: int, train: bool) -> DataLoader:
         """A DataLoader with the device-appropriate settings."""
@@ -224,24 +229,33 @@ class SimCLRTrainer(BaseTrainer):
         return {"loss": loss.item(), "pos_top1": posTop1.item()}
 
     def train_one_epoch(self) -> Dict[str, float]:
-        """One pass over the training loader, logging every step."""
-        # Every epoch's data order and augmentations derive from (seed, epoch) alone,
-        # so a resumed run replays exactly what an uninterrupted one would.
-        seed_everything(self.cfg.general.seed + self.epoch)
+        """One pass over the training loader, logging every step.
+
+        Every epoch's data order and augmentations derive from (seed, epoch)
+        alone, so a resumed run replays exactly what an uninterrupted one would.
+        After a mid-epoch checkpoint (Ctrl-C) the restored RNG state and the
+        sampler's start offset continue the epoch where it stopped.
+        """
+        batch = self.cfg.train.trainBatch
+        if self.stepInEpoch == 0:
+            seed_everything(self.cfg.general.seed + self.epoch)
         self.loaderGenerator.manual_seed(self.cfg.general.seed * 100003 + self.epoch)
+        self.sampler.set_epoch(self.epoch, startIndex=self.stepInEpoch * batch)
         self.model.train()
         totals = {"loss": 0.0, "pos_top1": 0.0}
-        seen = 0
+        steps = seen = 0
         start = time.perf_counter()
         bar = tqdm(self.trainLoader, desc=f"epoch {self.epoch + 1}/{self.epochs}", leave=False,
                    disable=not self.isMain or not sys.stderr.isatty(), dynamic_ncols=True)
-        if self.epoch == 0 and self.isMain:
+        if self.epoch == 0 and self.stepInEpoch == 0 and self.isMain:
             self.log_view_pairs()
-        for batch in bar:
+        for data in bar:
             lr = self.optimizer.param_groups[0]["lr"]
-            stats = self.optimize_parameters(batch)
+            stats = self.optimize_parameters(data)
             self.globalStep += 1
-            seen += batch[0][0].shape[0] * self.worldSize
+            self.stepInEpoch += 1
+            steps += 1
+            seen += data[0][0].shape[0] * self.worldSize
             imgPerS = seen / max(time.perf_counter() - start, 1e-9)
             for key in totals:
                 totals[key] += stats[key]
@@ -250,10 +264,14 @@ class SimCLRTrainer(BaseTrainer):
                 self.writer.add_scalar("train/pos_top1", stats["pos_top1"], self.globalStep)
                 self.writer.add_scalar("train/lr", lr, self.globalStep)
                 bar.set_postfix(loss=f"{stats['loss']:.4f}", lr=f"{lr:.2e}", img_s=f"{imgPerS:.0f}")
+            if self.stopRequested:
+                bar.close()
+                raise KeyboardInterrupt
+        self.stepInEpoch = 0
         if self.scheduler is not None and not self.schedPerStep:
             self.scheduler.step()
         elapsed = time.perf_counter() - start
-        metrics = {key: value / max(1, self.stepsPerEpoch) for key, value in totals.items()}
+        metrics = {key: value / max(1, steps) for key, value in totals.items()}
         metrics["img_per_s"] = seen / max(elapsed, 1e-9)
         if self.isMain:
             self.writer.add_scalar("train/img_per_s", metrics["img_per_s"], self.epoch + 1)
@@ -262,6 +280,24 @@ class SimCLRTrainer(BaseTrainer):
                      self.epoch + 1, self.epochs, metrics["loss"], metrics["pos_top1"],
                      self.optimizer.param_groups[0]["lr"], metrics["img_per_s"], elapsed)
         return metrics
+
+    def train(self) -> Dict[str, float]:
+        """Train to ``train.epochs``; Ctrl-C finishes the step, saves and re-raises KeyboardInterrupt."""
+        def request_stop(signum, frame):
+            if self.stopRequested:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self.stopRequested = True
+            log.info("Ctrl-C: finishing the current step, then saving a checkpoint (Ctrl-C again to abort)")
+
+        previous = signal.signal(signal.SIGINT, request_stop)
+        try:
+            return super().train()
+        except KeyboardInterrupt:
+            if self.stopRequested and self.isMain:
+                self.save_checkpoint()
+            raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def log_view_pairs(self) -> None:
         """An image grid of augmented view pairs (first view above the second)."""
@@ -352,6 +388,7 @@ class SimCLRTrainer(BaseTrainer):
         ckpt = {
             "format": CKPT_FORMAT,
             "epoch": self.epoch,
+            "stepInEpoch": self.stepInEpoch,
             "globalStep": self.globalStep,
             "model": self.model.state_dict(),
             "modelArgs": {"inChNo": self.model.inChNo, "latentChNo": self.model.latentChNo,
@@ -362,7 +399,7 @@ class SimCLRTrainer(BaseTrainer):
             "config": to_plain(self.cfg),
             "rng": self.rng_state(),
         }
-        path = self.saveDir / checkpoint_name(self.epoch)
+        path = self.saveDir / checkpoint_name(self.epoch, self.stepInEpoch)
         atomic_save(ckpt, path)
         export_encoder(self.model.encoder, self.saveDir)
         for old in list_checkpoints(self.saveDir)[:-KEEP_CHECKPOINTS]:
@@ -383,6 +420,12 @@ class SimCLRTrainer(BaseTrainer):
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.globalStep = int(ckpt["epoch"]), int(ckpt["globalStep"])
+        self.stepInEpoch = int(ckpt.get("stepInEpoch", 0))
+        if self.stepInEpoch >= self.stepsPerEpoch:
+            raise ValueError(f"checkpoint {path} stopped at step {self.stepInEpoch} of an epoch, but this "
+                             f"config has {self.stepsPerEpoch} steps per epoch; resume with the same "
+                             "train.trainBatch and data")
+        self.sync_schedule()
         rng = ckpt.get("rng", {})
         if "torch" in rng:
             torch.set_rng_state(rng["torch"].cpu())
@@ -390,7 +433,19 @@ class SimCLRTrainer(BaseTrainer):
             np.random.set_state((npState[0], npState[1].numpy(), npState[2], npState[3], npState[4]))
             version, state, gauss = rng["python"]
             random.setstate((version, tuple(state), gauss))
-        log.info("resumed from %s at epoch %d (step %d)", path, self.epoch, self.globalStep)
+        log.info("resumed from %s at epoch %d%s (step %d)", path, self.epoch,
+                 f" + {self.stepInEpoch} steps" if self.stepInEpoch else "", self.globalStep)
+
+    def sync_schedule(self) -> None:
+        """After loading a scheduler state, let the current config's length win (resume with more epochs)."""
+        if self.scheduler is None or not self.schedPerStep:
+            return
+        for factor in self.scheduler.lr_lambdas:
+            factor.warmupSteps = self.cfg.optimizer.warmupEpochs * self.stepsPerEpoch
+            factor.totalSteps = self.epochs * self.stepsPerEpoch
+        for group, base, factor in zip(self.optimizer.param_groups, self.scheduler.base_lrs,
+                                       self.scheduler.lr_lambdas):
+            group["lr"] = base * factor(self.scheduler.last_epoch)
 
     def close(self) -> None:
         """Flush TensorBoard and detach the log file."""

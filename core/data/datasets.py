@@ -163,10 +163,11 @@ def _torchvision_dataset(name: str, root: Path, split: str, transform, download:
         return tvd.STL10(str(root), split=stlSplit, transform=transform, download=download)
     except Exception as err:  # offline downloads raise URLError, RuntimeError, OSError...
         archive, url, folder = ARCHIVES[name]
+        why = (f"could not be downloaded ({type(err).__name__})" if download
+               else "data.download is off")
         raise DatasetError(
-            f"{name} is not in {str(root)!r} and could not be downloaded ({type(err).__name__}); "
-            f"download {url} and put {archive} in {str(root)!r} (or extract it there as "
-            f"{str(root / folder)!r})") from err
+            f"{name} is not in {str(root)!r} and {why}; download {url} and put {archive} in "
+            f"{str(root)!r} (or extract it there as {str(root / folder)!r})") from err
 
 
 def build_dataset(name: str, split: str, root: str = "assets/datasets",

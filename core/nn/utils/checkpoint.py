@@ -9,12 +9,13 @@ from typing import Any, List, Optional
 
 import torch
 
-CKPT_PATTERN = re.compile(r"^checkpoint_epoch(\d{4,})\.pt$")
+CKPT_PATTERN = re.compile(r"^checkpoint_epoch(\d{4,})(?:_step(\d+))?\.pt$")
 
 
-def checkpoint_name(epoch: int) -> str:
-    """File name of the checkpoint written after ``epoch`` completed epochs."""
-    return f"checkpoint_epoch{epoch:04d}.pt"
+def checkpoint_name(epoch: int, stepInEpoch: int = 0) -> str:
+    """File name of the checkpoint after ``epoch`` epochs (and ``stepInEpoch`` steps of the next)."""
+    suffix = f"_step{stepInEpoch}" if stepInEpoch else ""
+    return f"checkpoint_epoch{epoch:04d}{suffix}.pt"
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -66,7 +67,8 @@ def list_checkpoints(folder: Path) -> List[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CKPT_PATTERN.match(p.name))]
+    found = [((int(m.group(1)), int(m.group(2) or 0)), p) for p in folder.iterdir()
+             if (m := CKPT_PATTERN.match(p.name))]
     return [p for _, p in sorted(found)]
 
 

@@ -1,0 +1,61 @@
+"""The linear-evaluation CLI: frozen encoder, baselines, few-label mode, outputs."""
+import json
+
+import pytest
+import torch
+
+from train.config import load_config
+from train.evaluation import build_encoder, split_features
+
+pytestmark = pytest.mark.pipeline
+
+SMALL = ["general.device", "cpu", "model.kwargs.baseChNo", "4", "model.latentChNo", "32",
+         "data.imgSize", "8", "data.numWorkers", "0"]
+
+
+def test_encoder_is_frozen_during_feature_extraction():
+    cfg = load_config("assets/experiments/quickstart.yaml", SMALL)
+    encoder = build_encoder(cfg, None, randomInit=True)
+    assert not encoder.training and not any(p.requires_grad for p in encoder.parameters())
+    seen = []
+    encoder.register_forward_hook(lambda m, i, o: seen.append((m.training, torch.is_grad_enabled())))
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    feats, labels = split_features(cfg, encoder, "test", torch.device("cpu"))
+    assert feats.shape == (359, 32) and labels.shape == (359,)
+    assert seen and all(state == (False, False) for state in seen)  # eval mode, no grad
+    assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())  # BN stats untouched too
+
+
+def test_random_init_cli_writes_json_with_baselines(cli, tmp_path):
+    logs = ["general.logsDir", str(tmp_path), "general.name", "probe"]
+    result = cli("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
+                 "--opts", *SMALL, *logs)
+    assert result.returncode == 0, result.stderr
+    assert "linear_top1" in result.stdout and "pixels_linear_top1" in result.stdout
+    data = json.loads((tmp_path / "probe" / "linear_eval_random_init.json").read_text())
+    assert data["encoder"] == "random-init" and data["test_size"] == 359
+    for key in ("linear_top1", "linear_top5", "knn_top1", "pixels_linear_top1"):
+        assert 0.1 < data[key] <= 1.0
+    assert data["linear_top5"] >= data["linear_top1"]
+    assert list((tmp_path / "probe" / "linear_eval").glob("events.out.tfevents.*"))
+
+    few = cli("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
+              "--labels-per-class", "5", "--pixels", "off", "--opts", *SMALL, *logs)
+    assert few.returncode == 0, few.stderr
+    fewData = json.loads((tmp_path / "probe" / "linear_eval_random_init_5_per_class.json").read_text())
+    assert fewData["probe_train_size"] == 50 and "pixels_linear_top1" not in fewData
+
+
+def test_cli_errors(cli, tmp_path):
+    missing = cli("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml", "--opts", *SMALL)
+    assert missing.returncode == 2 and "--ckpt" in missing.stderr
+    wrong = cli("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml",
+                "--ckpt", str(tmp_path / "none.pt"), "--opts", *SMALL)
+    assert wrong.returncode == 2 and "does not exist" in wrong.stderr
+    tsne = cli("train/tsne.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
+               "--samples", "50", "--out", str(tmp_path / "t.png"), "--opts", *SMALL)
+    assert tsne.returncode == 0, tsne.stderr
+    assert (tmp_path / "t.png").stat().st_size > 1000
+    again = cli("train/tsne.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
+                "--out", str(tmp_path / "t.png"), "--opts", *SMALL)
+    assert again.returncode == 2 and "exists" in again.stderr

@@ -1,0 +1,205 @@
+"""Reliability: exact resume, crash safety, Ctrl-C, clear errors for bad input, safe loading."""
+import os
+import pickle
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from core.nn.utils.checkpoint import atomic_save, list_checkpoints, load_checkpoint
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.pipeline
+
+TINY = ["general.device", "cpu", "model.kwargs.baseChNo", "4", "model.latentChNo", "32", "model.outChNo", "16",
+        "model.kwargs.mlpLayers", "[32]", "data.imgSize", "16", "data.numWorkers", "0", "train.trainBatch", "128",
+        "log.evalEpoch", "0", "log.saveEpoch", "1", "log.tsneSamples", "0", "log.embeddingSamples", "0",
+        "log.imagePairs", "2", "optimizer.warmupEpochs", "1", "train.epochs", "3"]
+
+
+def train_args(tmp_path, name, *extra, resume=None):
+    args = [sys.executable, "train/main.py", "-l", "assets/experiments/quickstart.yaml"]
+    if resume:
+        args += ["--resume", resume]
+    return args + ["--opts", *TINY, "general.name", name, "general.logsDir", str(tmp_path / "logs"),
+                   "general.saveDir", str(tmp_path / "ckpt"), *extra]
+
+
+def popen(args):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, stdin=subprocess.DEVNULL)
+
+
+def run(args):
+    proc = popen(args)
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, out, err
+
+
+def final_state(tmp_path, name):
+    return load_checkpoint(list_checkpoints(tmp_path / "ckpt" / name)[-1])
+
+
+def losses(tmp_path, name):
+    acc = EventAccumulator(str(tmp_path / "logs" / name), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {e.step: e.value for e in acc.Scalars("train/loss")}
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """An uninterrupted 3-epoch run, the reference for the resume tests."""
+    tmp = tmp_path_factory.mktemp("straight")
+    code, out, err = run(train_args(tmp, "ref"))
+    assert code == 0, err
+    return tmp
+
+
+def assert_same_run(reference, tmp_path, name):
+    ref, got = final_state(reference, "ref"), final_state(tmp_path, name)
+    assert ref["epoch"] == got["epoch"] == 3 and ref["globalStep"] == got["globalStep"]
+    for key, value in ref["model"].items():
+        assert torch.equal(value, got["model"][key]), key
+    refLoss, gotLoss = losses(reference, "ref"), losses(tmp_path, name)
+    assert set(refLoss) == set(gotLoss) and all(refLoss[s] == gotLoss[s] for s in refLoss)
+
+
+@pytest.mark.slow
+def test_sigkill_after_a_checkpoint_then_resume_is_exact(straight, tmp_path):
+    proc = popen(train_args(tmp_path, "killed"))
+    first = tmp_path / "ckpt" / "killed" / "checkpoint_epoch0001.pt"
+    deadline = time.time() + 300
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert first.exists() and not (tmp_path / "ckpt" / "killed" / "checkpoint_epoch0003.pt").exists()
+    code, out, err = run(train_args(tmp_path, "killed", resume="auto"))
+    assert code == 0, err
+    assert "resumed from" in out
+    assert_same_run(straight, tmp_path, "killed")
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_prints_the_resume_command_and_resumes_exactly(straight, tmp_path):
+    proc = popen(train_args(tmp_path, "interrupted", "log.saveEpoch", "0"))
+    for line in proc.stdout:
+        if line.startswith("epoch 1/3"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    assert "Resume with:" in err and "--resume auto" in err and "general.name interrupted" in err
+    saved = list_checkpoints(tmp_path / "ckpt" / "interrupted")
+    assert len(saved) == 1 and re.match(r"checkpoint_epoch000[12](_step\d+)?\.pt", saved[0].name)
+    code, out, err = run(train_args(tmp_path, "interrupted", "log.saveEpoch", "0", resume="auto"))
+    assert code == 0, err
+    assert_same_run(straight, tmp_path, "interrupted")
+
+
+def test_a_kill_during_saving_never_leaves_a_broken_checkpoint(tmp_path):
+    target = tmp_path / "checkpoint_epoch0001.pt"
+    atomic_save({"model": {"w": torch.zeros(1000, 1000)}, "epoch": 0}, target)
+    script = (
+        "import sys, torch\n"
+        "from core.nn.utils.checkpoint import atomic_save\n"
+        "for i in range(1, 10000):\n"
+        "    atomic_save({'model': {'w': torch.full((1000, 1000), float(i))}, 'epoch': i}, sys.argv[1])\n")
+    for delay in (0.3, 0.7, 1.1):
+        proc = subprocess.Popen([sys.executable, "-c", script, str(target)], cwd=REPO_ROOT)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        ckpt = load_checkpoint(target)
+        assert torch.all(ckpt["model"]["w"] == ckpt["epoch"])  # whole, never half-written
+
+
+def test_nan_loss_stops_with_advice_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, capsys):
+    from core.nn.loss.nt_xent import NTXent
+    from train import main as train_main
+
+    calls = {"n": 0}
+    original = NTXent.forward
+
+    def failing(self, zA, zB, return_logits=False):
+        calls["n"] += 1
+        loss, logits, targets = original(self, zA, zB, return_logits=True)
+        if calls["n"] > 15:  # epoch 2 (11 steps per epoch)
+            loss = loss * float("nan")
+        return (loss, logits, targets) if return_logits else loss
+
+    monkeypatch.setattr(NTXent, "forward", failing)
+    code = train_main.main(train_args(tmp_path, "nan")[2:])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "the loss is nan at epoch 2, step 16" in err and "lower optimizer.lr" in err
+    assert "loss.temperature" in err
+    saved = list_checkpoints(tmp_path / "ckpt" / "nan")
+    assert [p.name for p in saved] == ["checkpoint_epoch0001.pt"]
+    assert load_checkpoint(saved[0])["epoch"] == 1
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["data.dataset", "ImageFolder", "data.rootPath", "{tmp}/empty"], "ImageFolder: no readable image"),
+    (["data.dataset", "CIFAR10", "data.rootPath", "{tmp}/data", "data.download", "False", "data.imgSize", "32"],
+     "CIFAR10 is not in '{tmp}/data' and data.download is off; download "
+     "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz and put cifar-10-python.tar.gz in '{tmp}/data'"),
+    (["general.logsDir", "{tmp}/afile/logs"], "cannot create {tmp}/afile/logs"),
+    (["optimizer.schedPack", "os"], "optimizer.schedPack='os' is not allowed; only 'torch.optim.lr_scheduler'"),
+    (["optimizer.scheduler", "Warmup"], "optimizer.scheduler='Warmup' is not supported; accepted: ['WarmupCosine'"),
+    (["model.kwargs.norm", "BatchNorm"], "norm='BatchNorm' is not a conv normalization; accepted: ['BatchNorm2d'"),
+    (["model.kwargs.activ", "Relu"], "activ='Relu' is not supported; accepted: ['ReLU'"),
+    (["loss.temperature", "-1"], "loss.temperature=-1.0 is invalid; it must be > 0"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, extra, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "afile").write_text("a file, not a folder")
+    extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
+    code, out, err = run(train_args(tmp_path, "bad", *extra))
+    assert code == 2, err
+    assert err.strip().startswith("error: " + message.replace("{tmp}", str(tmp_path))), err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "ckpt").exists()
+
+
+def test_malformed_yaml_and_missing_resume_path(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  epochs: 3\n  trainBatch: [1,\n")
+    code, _, err = run([sys.executable, "train/main.py", "-l", str(bad)])
+    assert code == 2 and re.match(rf"error: {re.escape(str(bad))}: line \d+, column \d+ malformed YAML", err)
+    code, _, err = run(train_args(tmp_path, "r", resume=str(tmp_path / "missing.pt")))
+    assert code == 2 and "does not exist" in err
+
+
+def test_missing_cuda_device_warns_and_runs_on_cpu(tmp_path):
+    code, out, err = run(train_args(tmp_path, "gpu", "general.device", "cuda:3", "train.epochs", "1"))
+    assert code == 0, err
+    assert "general.device=cuda:3 requested but" in out + err and "running on the CPU" in out + err
+    assert "device cpu" in out
+
+
+def test_checkpoints_refuse_pickled_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    path = tmp_path / "evil.pt"
+    with path.open("wb") as handle:
+        pickle.dump({"model": Evil(), "epoch": 1}, handle)
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_no_eval_exec_or_unsafe_yaml_in_the_code():
+    pattern = re.compile(r"(?<![\w.])(eval|exec)\(|yaml\.load\(|yaml\.unsafe_load|importlib|__import__")
+    for path in list(Path(REPO_ROOT, "core").rglob("*.py")) + list(Path(REPO_ROOT, "train").rglob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not pattern.search(line), f"{path}:{number}: {line.strip()}"
