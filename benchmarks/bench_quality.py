@@ -42,7 +42,7 @@ def probe(cfg, encoder, device):
     return knn, linear_probe(bank, bankLabels, test, testLabels)["top1"]
 
 
-def save_images(logDir: Path, outDir: Path, name: str) -> None:
+def save_images(logDir: Path, outDir: Path, name: str, randomKnn: float) -> None:
     """Loss and kNN curves from the run's event file, and its last t-SNE figure."""
     import matplotlib
 
@@ -56,8 +56,10 @@ def save_images(logDir: Path, outDir: Path, name: str) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2), dpi=100)
     left.plot([e.step for e in loss], [e.value for e in loss])
     left.set(title="train/loss (NT-Xent)", xlabel="step")
-    right.plot([e.step for e in knn], [e.value for e in knn], marker="o")
+    right.plot([e.step for e in knn], [e.value for e in knn], marker="o", label="pretrained")
+    right.axhline(randomKnn, linestyle="--", color="gray", label="random init")
     right.set(title="eval/knn_top1", xlabel="epoch", ylim=(0, 1))
+    right.legend(loc="lower right")
     fig.tight_layout()
     outDir.mkdir(parents=True, exist_ok=True)
     fig.savefig(outDir / f"{name}_curves.png")
@@ -109,7 +111,7 @@ def main() -> int:
             writer.writeheader()
         writer.writerow(row)
     if args.images:
-        save_images(trainer.logDir, Path(args.images), cfg.general.name)
+        save_images(trainer.logDir, Path(args.images), cfg.general.name, randKnn)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -34,7 +34,7 @@ _C.general.compile = False            # torch.compile the model (PyTorch 2; slow
 # ---------------------------------------------------------------- train
 _C.train = CN()
 _C.train.epochs = 100                 # passes over the training split
-_C.train.trainBatch = 512             # images per optimizer step (each gives 2 views: 2x this go through the net)
+_C.train.trainBatch = 512             # images per step PER PROCESS (torchrun: global batch = this x processes)
 _C.train.valBatch = 512               # images per step when extracting features for evaluation
 
 # ---------------------------------------------------------------- data
@@ -55,6 +55,7 @@ _C.model = CN()
 _C.model.inChNo = 3                   # image channels
 _C.model.latentChNo = 512             # size of h (the representation you keep)
 _C.model.outChNo = 128                # size of z (where the loss is applied; paper: 128)
+_C.model.syncBN = True                # torchrun only: BatchNorm statistics over all processes (paper: "global BN")
 _C.model.kwargs = CN(new_allowed=True)  # SimCLR hyperparameters (see SimCLR.DEFAULTS): archType, baseChNo,
 #                                       encoderStrides, firstKernelSize, downType, norm, normKwargs, activ,
 #                                       activKwargs, mlpLayers, useBias, projNorm, dropRate, dropLayers
@@ -62,6 +63,7 @@ _C.model.kwargs = CN(new_allowed=True)  # SimCLR hyperparameters (see SimCLR.DEF
 # ---------------------------------------------------------------- loss
 _C.loss = CN()
 _C.loss.temperature = 0.5             # NT-Xent temperature (paper, Appendix B.9: 0.5 for CIFAR-10)
+_C.loss.gatherDistributed = True      # torchrun only: negatives from all processes (gather with gradients)
 
 # ---------------------------------------------------------------- optimizer
 _C.optimizer = CN()

@@ -72,7 +72,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ConfigError, DatasetError, RunExistsError, ValueError, FileNotFoundError) as err:
         if args.debug or os.environ.get("SIMCLR_DEBUG"):
             raise
-        print(f"error: {err}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, say it once
+            print(f"error: {err}", file=sys.stderr)
         return 2
     log = logging.getLogger("simclr")
     try:

@@ -7,6 +7,7 @@ runs the optimisation (``optimize_parameters``), evaluates the representation
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
 import sys
@@ -16,6 +17,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import yaml
 from torch.utils.data import DataLoader
 from torchvision.utils import make_grid
@@ -26,7 +28,9 @@ from core.data.datasets import build_dataset, dataset_labels
 from core.data.samplers import EpochSampler
 from core.eval.features import extract_features
 from core.eval.knn import knn_top1
+from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
 from core.nn.loss import NTXent
+from core.nn.loss.nt_xent_distributed import DistributedNTXent
 from core.nn.networks import SimCLR
 from core.nn.networks.export import export_encoder
 from core.nn.utils.base_trainer import BaseTrainer
@@ -72,7 +76,7 @@ class SimCLRTrainer(BaseTrainer):
 
     def __init__(self, cfg, resume: Optional[str] = None):
         self.cfg = cfg
-        self.rank, self.worldSize, self.isMain = 0, 1, True
+        self.init_distributed()
         self.epochs = cfg.train.epochs
         self.evalEvery = cfg.log.evalEpoch
         self.saveEvery = cfg.log.saveEpoch
@@ -82,13 +86,47 @@ class SimCLRTrainer(BaseTrainer):
         self.logDir = Path(cfg.general.logsDir) / cfg.general.name
         self.saveDir = Path(cfg.general.saveDir) / cfg.general.name
         seed_everything(cfg.general.seed)
-        self.device = resolve_device(cfg.general.device)
+        self.device = self.pick_device(cfg.general.device)
         self.init_precision()
         self.setup()
         self.resumePath = self.find_resume(resume)
-        self.init_logging()
+        self.barrier()  # every process decided before the main one writes anything
+        self.writer = None
+        if self.isMain:
+            self.init_logging()
         if self.resumePath is not None:
             self.load_checkpoint(self.resumePath)
+
+    # ------------------------------------------------------------------ processes
+    def init_distributed(self) -> None:
+        """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1)."""
+        self.rank, self.worldSize, self.localRank = 0, 1, 0
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            wantCuda = str(self.cfg.general.device).startswith("cuda") and torch.cuda.is_available()
+            if not dist.is_initialized():
+                dist.init_process_group(backend="nccl" if wantCuda else "gloo")
+            self.rank, self.worldSize = dist.get_rank(), dist.get_world_size()
+            self.localRank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.isMain = self.rank == 0
+        if not self.isMain:
+            log.setLevel(logging.WARNING)
+
+    def pick_device(self, name: str) -> torch.device:
+        """The configured device; under torchrun with CUDA, this process's local GPU."""
+        device = resolve_device(name)
+        if device.type == "cuda" and self.worldSize > 1:
+            device = torch.device("cuda", self.localRank)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        return device
+
+    @property
+    def distributed(self) -> bool:
+        return self.worldSize > 1
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
 
     # ------------------------------------------------------------------ setup
     def init_precision(self) -> None:
@@ -108,9 +146,10 @@ class SimCLRTrainer(BaseTrainer):
         common = dict(root=data.rootPath, download=data.download, valFraction=data.valFraction,
                       seed=0)
         self.trainSet = build_dataset(data.dataset, "train", transform=self.augment, **common)
-        if len(self.trainSet) < self.cfg.train.trainBatch:
-            raise ValueError(f"train.trainBatch={self.cfg.train.trainBatch} is larger than the training set "
-                             f"({len(self.trainSet)} images of {data.dataset}); lower it")
+        if len(self.trainSet) < self.cfg.train.trainBatch * self.worldSize:
+            times = f" x {self.worldSize} processes" if self.distributed else ""
+            raise ValueError(f"train.trainBatch={self.cfg.train.trainBatch}{times} is larger than the training "
+                             f"set ({len(self.trainSet)} images of {data.dataset}); lower it")
         evalTransform = EvalTransform(data.imgSize)
         self.memorySet = build_dataset(data.dataset, "memory", transform=evalTransform, **common)
         self.testSet = build_dataset(data.dataset, "test", transform=evalTransform, **common)
@@ -122,7 +161,8 @@ class SimCLRTrainer(BaseTrainer):
 
     def make_sampler(self, dataset):
         """The training sampler; a distributed trainer swaps in its own."""
-        self.sampler = EpochSampler(len(dataset), seed=self.cfg.general.seed)
+        self.sampler = EpochSampler(len(dataset), seed=self.cfg.general.seed, rank=self.rank,
+                                    worldSize=self.worldSize)
         return self.sampler
 
     def make_loader(self, dataset, batchSize: int, train: bool) -> DataLoader:
@@ -142,14 +182,24 @@ class SimCLRTrainer(BaseTrainer):
         """``SimCLR(inChNo, latentChNo, outChNo, **model.kwargs)``, initialized and on device."""
         m = self.cfg.model
         self.model = SimCLR(m.inChNo, m.latentChNo, m.outChNo, **dict(m.kwargs)).build().init_weights()
+        if self.distributed and m.syncBN:
+            self.model = convert_sync_batchnorm(self.model, self.device)
         self.model.to(self.device)
         if self.channelsLast:
             self.model.to(memory_format=torch.channels_last)
-        self.forwardModel = torch.compile(self.model) if self.cfg.general.compile else self.model
+        self.forwardModel = self.model
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.forwardModel = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if self.cfg.general.compile:
+            self.forwardModel = torch.compile(self.forwardModel)
 
     def init_losses(self) -> None:
         """NT-Xent with the configured temperature."""
-        self.lossFn = NTXent(self.cfg.loss.temperature)
+        gather = self.distributed and self.cfg.loss.gatherDistributed
+        self.lossFn = (DistributedNTXent if gather else NTXent)(self.cfg.loss.temperature)
 
     def init_optimizers(self) -> None:
         """Optimizer over ``SimCLR.get_params`` groups and the scheduler."""
@@ -200,6 +250,11 @@ class SimCLRTrainer(BaseTrainer):
         log.info("device %s%s | train %d images, %d steps/epoch | memory %d, test %d",
                  self.device, f" (autocast {self.ampDtype})" if self.useAmp else "",
                  len(self.trainSet), self.stepsPerEpoch, len(self.memorySet), len(self.testSet))
+        if self.distributed:
+            log.info("torchrun: %d processes, %d images per process and step, global batch %d%s%s",
+                     self.worldSize, self.cfg.train.trainBatch, self.cfg.train.trainBatch * self.worldSize,
+                     ", SyncBN" if self.cfg.model.syncBN else "",
+                     ", negatives from all processes" if self.cfg.loss.gatherDistributed else "")
         log.info("TensorBoard logs: %s (tensorboard --logdir %s)", self.logDir, self.logDir.parent)
         log.info("checkpoints: %s", self.saveDir)
 
@@ -225,8 +280,11 @@ class SimCLRTrainer(BaseTrainer):
         self.scaler.update()
         if self.scheduler is not None and self.schedPerStep:
             self.scheduler.step()
-        posTop1 = (logits.argmax(dim=1) == targets).float().mean()
-        return {"loss": loss.item(), "pos_top1": posTop1.item()}
+        stats = torch.stack([loss.detach().float(), (logits.argmax(dim=1) == targets).float().mean()])
+        if self.distributed:
+            dist.all_reduce(stats)
+            stats /= self.worldSize
+        return {"loss": stats[0].item(), "pos_top1": stats[1].item()}
 
     def train_one_epoch(self) -> Dict[str, float]:
         """One pass over the training loader, logging every step.
@@ -318,9 +376,13 @@ class SimCLRTrainer(BaseTrainer):
                           num_workers=self.cfg.data.numWorkers, pin_memory=self.device.type == "cuda")
 
     def evaluate(self) -> Dict[str, float]:
-        """kNN top-1 of ``h``, the embedding projector and the t-SNE figure."""
-        if not self.isMain:
-            return {}
+        """kNN top-1 of ``h``, the embedding projector and the t-SNE figure (main process only)."""
+        try:
+            return self._evaluate() if self.isMain else {}
+        finally:
+            self.barrier()
+
+    def _evaluate(self) -> Dict[str, float]:
         if self.memoryLabels is None or self.testLabels is None:
             log.info("evaluation skipped: %s has no labels for kNN/t-SNE", self.cfg.data.dataset)
             return {}
@@ -382,9 +444,15 @@ class SimCLRTrainer(BaseTrainer):
         }
 
     def save_checkpoint(self) -> None:
-        """One dict with everything to resume; written atomically; old ones pruned."""
-        if not self.isMain:
-            return
+        """One dict with everything to resume; written atomically; old ones pruned (main process)."""
+        try:
+            if self.isMain:
+                self._save_checkpoint()
+        finally:
+            if not self.stopRequested:
+                self.barrier()
+
+    def _save_checkpoint(self) -> None:
         ckpt = {
             "format": CKPT_FORMAT,
             "epoch": self.epoch,
@@ -451,6 +519,8 @@ class SimCLRTrainer(BaseTrainer):
         """Flush TensorBoard and detach the log file."""
         if getattr(self, "writer", None) is not None:
             self.writer.close()
+        if self.distributed and dist.is_initialized():
+            dist.destroy_process_group()
         if getattr(self, "_fileHandler", None) is not None:
             log.removeHandler(self._fileHandler)
             self._fileHandler.close()

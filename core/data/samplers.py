@@ -12,15 +12,24 @@ from torch.utils.data import Sampler
 
 
 class EpochSampler(Sampler[int]):
-    """Random permutation of ``range(size)`` seeded by ``seed`` and the epoch.
+    """Random permutation of ``range(size)`` seeded by ``seed`` and the epoch, sharded over processes.
+
+    Under torchrun each of the ``worldSize`` processes takes every
+    ``worldSize``-th index of the same permutation (the tail that does not
+    divide evenly is dropped, as ``DistributedSampler(drop_last=True)`` does).
 
     Args:
         size: dataset length.
         seed: base seed of the run.
+        rank: this process's index.
+        worldSize: number of processes.
     """
 
-    def __init__(self, size: int, seed: int = 0):
-        self.size, self.seed = int(size), int(seed)
+    def __init__(self, size: int, seed: int = 0, rank: int = 0, worldSize: int = 1):
+        if not 0 <= rank < worldSize:
+            raise ValueError(f"rank={rank} must be in [0, worldSize={worldSize})")
+        self.size, self.seed, self.rank, self.worldSize = int(size), int(seed), int(rank), int(worldSize)
+        self.perRank = self.size // self.worldSize
         self.epoch, self.startIndex = 0, 0
 
     def set_epoch(self, epoch: int, startIndex: int = 0) -> None:
@@ -29,8 +38,9 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         gen = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
-        order = torch.randperm(self.size, generator=gen)[self.startIndex:]
-        return iter(order.tolist())
+        order = torch.randperm(self.size, generator=gen)[:self.perRank * self.worldSize]
+        mine = order[self.rank::self.worldSize]
+        return iter(mine[self.startIndex:].tolist())
 
     def __len__(self) -> int:
-        return self.size - self.startIndex
+        return self.perRank - self.startIndex

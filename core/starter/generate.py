@@ -22,7 +22,8 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from core.starter.hints import HINTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TASK_FILES = ("core/data/data_augmentation.py", "core/nn/networks/simclr.py", "core/nn/loss/nt_xent.py")
+TASK_FILES = ("core/data/data_augmentation.py", "core/nn/networks/simclr.py", "core/nn/loss/nt_xent.py",
+              "core/nn/loss/nt_xent_distributed.py")
 BEGIN = re.compile(r"^(?P<indent>\s*)# --- Task (?P<task>\d) begin: .* ---\s*$")
 END = re.compile(r"^\s*# --- Task (?P<task>\d) end ---\s*$")
 # Never copied: version control, caches, environments, run outputs.

@@ -85,4 +85,14 @@ HINTS = {
             "  - Batch size B comes from the inputs; self._mask_and_targets(B, device) gives the indices.",
         ],
     ),
+    ("core/nn/loss/nt_xent_distributed.py", 0): (
+        "Task 4 (optional, multi-GPU): NT-Xent with negatives gathered from every process",
+        [
+            "Optional, after Task 4: the same loss when torchrun splits the batch over W processes.",
+            "Each process has its own zA, zB [B, D]; gather_with_grad(t) returns [W*B, D] in rank order",
+            "and sends gradients back to their owners. Score this process's 2B anchors against all",
+            "2WB candidates: which column is each anchor itself, and which its positive? (rank(), world_size())",
+            "Define loss, logits [2B, 2WB] and targets [2B]. Until you write it, its tests are skipped.",
+        ],
+    ),
 }

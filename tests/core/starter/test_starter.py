@@ -46,12 +46,12 @@ def starter(tmp_path_factory):
 def test_every_task_region_is_stubbed(starter):
     out, stubbed = starter
     assert stubbed == {"core/data/data_augmentation.py": 2, "core/nn/networks/simclr.py": 2,
-                       "core/nn/loss/nt_xent.py": 2}
+                       "core/nn/loss/nt_xent.py": 2, "core/nn/loss/nt_xent_distributed.py": 1}
     for rel in TASK_FILES:
         text = (out / rel).read_text()
         for task in re.findall(r"# --- Task (\d) begin", text):
             assert f'"Task {task}' in text
-        assert text.count("raise NotImplementedError(") == 2
+        assert text.count("raise NotImplementedError(") == stubbed[rel]
         compile(text, rel, "exec")  # the stubbed file is valid Python
 
 

@@ -1,0 +1,138 @@
+"""Training-step throughput for an experiment YAML: fp32 vs bf16 autocast vs channels_last vs torch.compile.
+
+    python benchmarks/bench_train.py -l assets/experiments/base_simclr.yaml --steps 20
+    python benchmarks/bench_train.py -l assets/experiments/quickstart.yaml --device cpu
+
+For each mode: images/s of full optimizer steps (both views forward, NT-Xent,
+backward, Adam), with the data path excluded (one augmented batch reused, on
+the device) and included (the DataLoader with the config's augmentation and
+workers), and the epoch time this gives for CIFAR-10's 50,000 images. The real
+dataset is used when it is on disk; otherwise synthetic uint8 images of its
+shape (and the output says so).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from benchmarks.machine import device_name, versions  # noqa: E402
+from benchmarks.timing import sync, table  # noqa: E402
+from core.data.data_augmentation import ImageTransforms  # noqa: E402
+from core.data.datasets import ArrayImages, DatasetError, build_dataset  # noqa: E402
+from core.nn.loss import NTXent  # noqa: E402
+from core.nn.networks import SimCLR  # noqa: E402
+from train.config import load_config  # noqa: E402
+
+SHAPES = {"CIFAR10": 32, "CIFAR100": 32, "STL10": 96, "Digits": 8}
+MODES = ("fp32", "bf16", "bf16+channels_last", "bf16+channels_last+compile")
+
+
+def training_data(cfg, transform, minimum: int):
+    """The real training split if present, else synthetic images of its shape."""
+    try:
+        data = build_dataset(cfg.data.dataset, "train", root=cfg.data.rootPath, transform=transform,
+                             download=False, valFraction=cfg.data.valFraction)
+        return data, f"real {cfg.data.dataset} ({len(data)} images)"
+    except (DatasetError, ValueError):
+        side = SHAPES.get(cfg.data.dataset, cfg.data.imgSize)
+        images = np.random.default_rng(0).integers(0, 256, (minimum, side, side, 3), dtype=np.uint8)
+        return (ArrayImages(images, np.zeros(minimum, np.int64), transform),
+                f"SYNTHETIC uint8 {side}x{side} images ({cfg.data.dataset} not on disk)")
+
+
+def run_mode(cfg, mode, device, loader, batch, steps):
+    torch.manual_seed(0)
+    m = cfg.model
+    model = SimCLR(m.inChNo, m.latentChNo, m.outChNo, **dict(m.kwargs)).build().init_weights().to(device)
+    channelsLast = "channels_last" in mode
+    if channelsLast:
+        model = model.to(memory_format=torch.channels_last)
+    forward = torch.compile(model) if "compile" in mode else model
+    lossFn = NTXent(cfg.loss.temperature)
+    opt = torch.optim.Adam(model.get_params(cfg.optimizer.lr), lr=cfg.optimizer.lr)
+    useBf16 = "bf16" in mode
+
+    def step(views):
+        x = torch.cat(views).to(device, non_blocking=True)
+        if channelsLast:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=useBf16):
+            _, z = forward(x)
+            zA, zB = z.chunk(2)
+            loss = lossFn(zA, zB)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    iterator = iter(loader)
+    fixed = [v.to(device) for v in next(iterator)[0]]
+    for _ in range(3 if "compile" in mode else 2):  # warm-up (and compilation)
+        step(fixed)
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(fixed)
+    sync(device)
+    without = steps * batch / (time.perf_counter() - start)
+    start = time.perf_counter()
+    done = 0
+    while done < steps:
+        try:
+            views, _ = next(iterator)
+        except StopIteration:
+            iterator = iter(loader)
+            continue
+        step(views)
+        done += 1
+    sync(device)
+    with_data = steps * batch / (time.perf_counter() - start)
+    return without, with_data
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-l", "--load", required=True)
+    parser.add_argument("--opts", nargs="+", default=[])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--batch", type=int, help="override train.trainBatch")
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    args = parser.parse_args()
+    cfg = load_config(args.load, args.opts)
+    device = torch.device(args.device)
+    batch = args.batch or cfg.train.trainBatch
+    d = cfg.data
+    transform = ImageTransforms(d.imgSize, backend=d.augBackend, jitterStrength=d.jitterStrength,
+                                minScale=d.minScale, blur={"auto": None, "on": True, "off": False}[d.blur])
+    data, source = training_data(cfg, transform, minimum=batch * (args.steps + 4))
+    loader = DataLoader(data, batch_size=batch, shuffle=True, drop_last=True, num_workers=d.numWorkers,
+                        pin_memory=device.type == "cuda", persistent_workers=d.numWorkers > 0,
+                        prefetch_factor=4 if d.numWorkers > 0 else None)
+    print(f"# training step, {args.load}: batch {batch}, {d.imgSize} px, {d.numWorkers} workers | "
+          f"{device_name(device)} | {versions()}")
+    print(f"# data: {source}")
+    rows = []
+    for mode in args.modes:
+        try:
+            without, with_data = run_mode(cfg, mode, device, loader, batch, args.steps)
+        except Exception as err:  # e.g. torch.compile without a compiler
+            rows.append([mode, f"failed: {type(err).__name__}", "", "", ""])
+            continue
+        rows.append([mode, f"{without:.0f}", f"{with_data:.0f}", f"{50000 / without:.1f}",
+                     f"{50000 / with_data:.1f}"])
+    print(table(["mode", "img/s, data excluded", "img/s, data included",
+                 "CIFAR-10 epoch s (excl.)", "CIFAR-10 epoch s (incl.)"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
