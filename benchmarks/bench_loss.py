@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -61,31 +60,66 @@ def lightly_available() -> bool:
         return False
 
 
-def measure(name: str, batch: int, device: str) -> dict:
-    """Run in a subprocess: time and peak extra memory of one implementation at one size."""
+def read_status_kb(field: str) -> int:
+    """A ``kB`` field of /proc/self/status (VmRSS: now, VmHWM: peak since the last reset)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak_rss() -> int:
+    """Reset the peak resident set to the current one (Linux clear_refs); returns it in bytes."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
+    return read_status_kb("VmRSS") * 1024
+
+
+def measure(name: str, batch: int, device: str, what: str) -> dict:
+    """Run in a subprocess: the time, or the peak extra memory, of one implementation at one size.
+
+    CPU memory is the growth of the process's peak resident set (VmHWM, reset
+    just before) during one forward+backward, in a child started with a fixed
+    glibc mmap threshold so that freed tensors really leave the resident set.
+    """
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(0)
     zA = torch.randn(batch, DIM, generator=gen).to(dev).requires_grad_()
     zB = torch.randn(batch, DIM, generator=gen).to(dev).requires_grad_()
     loss = make_loss(name)
-    value = loss(zA, zB).item()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-    else:
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    small = torch.randn(2, DIM, device=dev, requires_grad=True)
+    loss(small, small * 2).backward()  # load kernels and thread pools before the baseline
 
     def step():
         zA.grad = zB.grad = None
-        loss(zA, zB).backward()
+        out = loss(zA, zB)
+        out.backward()
+        return out
 
+    if what == "memory":
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            value = step().item()
+            peak = torch.cuda.max_memory_allocated() - base
+        else:
+            base = reset_peak_rss()
+            value = step().item()
+            peak = read_status_kb("VmHWM") * 1024 - base
+        return {"peak_mb": max(peak, 0) / 2 ** 20, "value": value}
     seconds = median_seconds(step, dev, repeats=5 if batch <= 1024 else 3, warmup=1)
-    if dev.type == "cuda":
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    return {"ms": seconds * 1000, "peak_mb": max(peak, 0) / 2 ** 20, "value": value}
+    return {"ms": seconds * 1000}
+
+
+def child(name: str, batch: int, device: str, what: str) -> dict:
+    env = dict(os.environ)
+    if what == "memory":
+        env["MALLOC_MMAP_THRESHOLD_"] = str(1 << 20)
+    out = subprocess.run([sys.executable, __file__, "--child", name, str(batch), device, what],
+                         capture_output=True, text=True, cwd=REPO, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
 
 
 def naive_fits(batch: int, device: str) -> bool:
@@ -101,10 +135,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
-    parser.add_argument("--child", nargs=3, metavar=("NAME", "B", "DEVICE"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, metavar=("NAME", "B", "DEVICE", "WHAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child[0], int(args.child[1]), args.child[2])))
+        print(json.dumps(measure(args.child[0], int(args.child[1]), args.child[2], args.child[3])))
         return 0
     devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     names = ["ours", "naive"] + (["lightly"] if lightly_available() else [])
@@ -121,23 +155,26 @@ def main() -> int:
                 if name == "naive" and not naive_fits(batch, device):
                     results[name] = None
                     continue
-                out = subprocess.run([sys.executable, __file__, "--child", name, str(batch), device],
-                                     capture_output=True, text=True, cwd=REPO)
-                results[name] = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else None
+                timed, memory = child(name, batch, device, "time"), child(name, batch, device, "memory")
+                results[name] = None if timed is None or memory is None else {**timed, **memory}
             ours = results["ours"]
-            row = [batch, f"{ours['ms']:.2f}", f"{ours['peak_mb']:.0f}",
-                   f"{4 * (2 * batch) ** 2 * 4 / 2 ** 20:.0f}"]
+            budget = 4 * (2 * batch) ** 2 * 4 / 2 ** 20
+            row = [batch, f"{ours['ms']:.2f}", f"{ours['peak_mb']:.1f}", f"{budget:.0f}",
+                   "yes" if ours["peak_mb"] <= budget else "no"]
             for name in names[1:]:
                 other = results.get(name)
                 if other is None:
-                    row += ["skipped: would not fit in memory" if name == "naive" else "failed", "", ""]
+                    row += ["skipped: would not fit in memory" if name == "naive" else "failed", "", "", ""]
                 else:
                     agree = abs(other["value"] - ours["value"]) < 1e-4 * max(1.0, abs(ours["value"]))
-                    row += [f"{other['ms']:.2f}", f"{other['ms'] / ours['ms']:.1f}x",
+                    ratio = (f"{other['ms'] / ours['ms']:.0f}x" if name == "naive"
+                             else f"{ours['ms'] / other['ms']:.2f}x")
+                    row += [f"{other['ms']:.2f}", f"{other['peak_mb']:.1f}", ratio,
                             "yes" if agree else f"NO ({other['value']:.5f} vs {ours['value']:.5f})"]
-            header = ["B", "ours ms", "ours peak MB", "budget 4(2B)^2*4 MB"]
+            header = ["B", "ours ms", "ours peak MB", "budget 4(2B)^2*4 MB", "within budget"]
             for name in names[1:]:
-                header += [f"{name} ms", f"{name}/ours", f"{name} agrees"]
+                ratioName = "naive/ours time" if name == "naive" else f"ours/{name} time"
+                header += [f"{name} ms", f"{name} peak MB", ratioName, f"{name} agrees"]
             rows.append(row)
         print(table(header, rows))
     return 0

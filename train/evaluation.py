@@ -64,3 +64,13 @@ def split_features(cfg, encoder: nn.Module, split: str, device: torch.device) ->
 def run_folder(cfg) -> Path:
     """The run's log folder (where evaluation results are written)."""
     return Path(cfg.general.logsDir) / cfg.general.name
+
+
+def frozen_encoder_from_args(args) -> Tuple[object, torch.device, nn.Module]:
+    """``(cfg, device, frozen encoder)`` from an evaluation CLI's ``--load/--opts/--ckpt/--random-init``."""
+    from core.nn.utils.runtime import resolve_device
+    from train.config import load_config
+
+    cfg = load_config(args.load, args.opts)
+    device = resolve_device(cfg.general.device)
+    return cfg, device, build_encoder(cfg, args.ckpt, args.random_init).to(device)

@@ -27,9 +27,8 @@ import torch  # noqa: E402
 from core.data.datasets import DatasetError  # noqa: E402
 from core.eval.knn import knn_top1  # noqa: E402
 from core.eval.linear_probe import linear_probe  # noqa: E402
-from core.nn.utils.runtime import resolve_device  # noqa: E402
-from train.config import ConfigError, load_config  # noqa: E402
-from train.evaluation import build_encoder, run_folder, split_features  # noqa: E402
+from train.config import ConfigError  # noqa: E402
+from train.evaluation import frozen_encoder_from_args, run_folder, split_features  # noqa: E402
 
 PIXEL_BASELINE_MAX = 20_000_000  # N x D above which the raw-pixel baseline is skipped (too slow)
 
@@ -53,9 +52,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: --labels-per-class {args.labels_per_class} must be >= 1", file=sys.stderr)
         return 2
     try:
-        cfg = load_config(args.load, args.opts)
-        device = resolve_device(cfg.general.device)
-        encoder = build_encoder(cfg, args.ckpt, args.random_init).to(device)
+        cfg, device, encoder = frozen_encoder_from_args(args)
         start = time.perf_counter()
         trainFeats, trainLabels = split_features(cfg, encoder, "memory", device)
         testFeats, testLabels = split_features(cfg, encoder, "test", device)

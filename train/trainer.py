@@ -175,6 +175,7 @@ class SimCLRTrainer(BaseTrainer):
             # Persistent workers keep their RNG across epochs; only on CUDA, where
             # worker start-up time matters, so CPU runs stay exactly resumable.
             persistent_workers=cuda and workers > 0,
+            prefetch_factor=4 if workers > 0 else None,
             generator=self.loaderGenerator if train else None,
         )
 

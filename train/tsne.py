@@ -14,9 +14,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.data.datasets import DatasetError  # noqa: E402
-from core.nn.utils.runtime import resolve_device  # noqa: E402
-from train.config import ConfigError, load_config  # noqa: E402
-from train.evaluation import build_encoder, split_features  # noqa: E402
+from train.config import ConfigError  # noqa: E402
+from train.evaluation import frozen_encoder_from_args, split_features  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -33,9 +32,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {out} exists; choose another --out (nothing is overwritten)", file=sys.stderr)
         return 2
     try:
-        cfg = load_config(args.load, args.opts)
-        device = resolve_device(cfg.general.device)
-        encoder = build_encoder(cfg, args.ckpt, args.random_init).to(device)
+        cfg, device, encoder = frozen_encoder_from_args(args)
         feats, labels = split_features(cfg, encoder, "test", device)
     except (ConfigError, DatasetError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)

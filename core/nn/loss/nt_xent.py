@@ -43,21 +43,20 @@ class NTXent(nn.Module):
         if not math.isfinite(temperature) or temperature <= 0:
             raise ValueError(f"temperature={temperature!r} must be a finite number > 0")
         self.temperature = temperature
-        # (2B, device) -> (self mask [2B, 2B], positive index [2B]); the tutorial's
-        # optional task: do not rebuild these for every batch.
-        self._indexCache: Dict[Tuple[int, str], Tuple[Tensor, Tensor]] = {}
+        # (B, device) -> positive index [2B]; the tutorial's optional task: do not
+        # rebuild it for every batch.
+        self._indexCache: Dict[Tuple[int, str], Tensor] = {}
 
-    def _mask_and_targets(self, batch: int, device: torch.device) -> Tuple[Tensor, Tensor]:
-        """The ``[2B, 2B]`` self-similarity mask and the ``[2B]`` positive indices, cached."""
+    def _positive_index(self, batch: int, device: torch.device) -> Tensor:
+        """The ``[2B]`` column of each row's positive (row i <-> row i + B), cached per (B, device)."""
         key = (batch, str(device))
         if key not in self._indexCache:
             if len(self._indexCache) >= 8:      # the last, smaller batch adds one entry per epoch
                 self._indexCache.clear()
-            # --- Task 4 begin: the index tensors (build once per batch size and device) ---
-            selfMask = torch.eye(2 * batch, dtype=torch.bool, device=device)       # [2B, 2B]
+            # --- Task 4 begin: the positive index (build once per batch size and device) ---
             targets = torch.arange(2 * batch, device=device).roll(batch)           # [2B]: i -> i +- B
             # --- Task 4 end ---
-            self._indexCache[key] = (selfMask, targets)
+            self._indexCache[key] = targets
         return self._indexCache[key]
 
     def forward(self, zA: Tensor, zB: Tensor, return_logits: bool = False
@@ -85,10 +84,12 @@ class NTXent(nn.Module):
         # small differences the softmax has to rank.
         with torch.autocast(device_type=zA.device.type, enabled=False):
             z = torch.cat([zA, zB], dim=0).float()                      # [2B, D]
-            z = F.normalize(z, dim=1)                                   # unit rows: dot = cosine
-            logits = z @ z.t() / self.temperature                       # [2B, 2B]
-            selfMask, targets = self._mask_and_targets(batch, z.device)  # [2B, 2B], [2B]
-            logits = logits.masked_fill(selfMask, float("-inf"))         # k != i in the denominator
+            # Unit rows (dot product = cosine), scaled by 1/sqrt(t) so that one
+            # matrix product gives sim / t directly.
+            z = F.normalize(z, dim=1) * self.temperature ** -0.5        # [2B, D]
+            logits = z @ z.t()                                          # [2B, 2B]: sim(i, k) / t
+            logits.fill_diagonal_(float("-inf"))                        # mask self-similarity: k != i
+            targets = self._positive_index(batch, z.device)             # [2B]
             loss = F.cross_entropy(logits, targets)                     # mean over the 2B anchors
         # --- Task 4 end ---
         if return_logits:

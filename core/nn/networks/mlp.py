@@ -5,7 +5,7 @@ from torch import Tensor, nn
 
 from core.nn.blocks import LinearBlock
 from core.nn.blocks.registry import check_layer_kwargs, make_activation, make_norm
-from core.nn.utils.configurable import Configurable
+from core.nn.utils.configurable import Configurable, positive_ints
 
 
 class MLP(nn.Module, Configurable):
@@ -36,10 +36,8 @@ class MLP(nn.Module, Configurable):
 
     def __init__(self, inChNo: int = 512, outChNo: int = 128, **hparams):
         super().__init__()
-        self.inChNo = int(inChNo)
-        self.outChNo = int(outChNo)
-        if self.inChNo < 1 or self.outChNo < 1:
-            raise ValueError(f"inChNo and outChNo must be >= 1, got {inChNo} and {outChNo}")
+        sizes = positive_ints(inChNo=inChNo, outChNo=outChNo)
+        self.inChNo, self.outChNo = sizes["inChNo"], sizes["outChNo"]
         self.configure(**hparams)
 
     def validate(self) -> None:

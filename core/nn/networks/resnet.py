@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from core.nn.blocks import BasicBlock, ConvBlock
 from core.nn.blocks.registry import check_layer_kwargs, make_activation, make_norm
-from core.nn.utils.configurable import Configurable
+from core.nn.utils.configurable import Configurable, positive_ints
 
 # Residual blocks per stage for each supported architecture.
 ARCH_BLOCKS = {"18": (2, 2, 2, 2), "34": (3, 4, 6, 3)}
@@ -57,10 +57,8 @@ class ResNet(nn.Module, Configurable):
 
     def __init__(self, inChNo: int = 3, outChNo: int = 512, **hparams):
         super().__init__()
-        self.inChNo = int(inChNo)
-        self.outChNo = int(outChNo)
-        if self.inChNo < 1 or self.outChNo < 1:
-            raise ValueError(f"inChNo and outChNo must be >= 1, got {inChNo} and {outChNo}")
+        sizes = positive_ints(inChNo=inChNo, outChNo=outChNo)
+        self.inChNo, self.outChNo = sizes["inChNo"], sizes["outChNo"]
         self.configure(**hparams)
 
     def validate(self) -> None:

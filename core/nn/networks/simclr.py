@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from core.nn.networks.mlp import MLP
 from core.nn.networks.resnet import ResNet
-from core.nn.utils.configurable import Configurable
+from core.nn.utils.configurable import Configurable, positive_ints
 
 
 class SimCLR(nn.Module, Configurable):
@@ -58,12 +58,8 @@ class SimCLR(nn.Module, Configurable):
 
     def __init__(self, inChNo: int = 3, latentChNo: int = 512, outChNo: int = 128, **hparams):
         super().__init__()
-        self.inChNo = int(inChNo)
-        self.latentChNo = int(latentChNo)
-        self.outChNo = int(outChNo)
-        for name in ("inChNo", "latentChNo", "outChNo"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        sizes = positive_ints(inChNo=inChNo, latentChNo=latentChNo, outChNo=outChNo)
+        self.inChNo, self.latentChNo, self.outChNo = sizes["inChNo"], sizes["latentChNo"], sizes["outChNo"]
         self.configure(**hparams)
 
     def build(self) -> "SimCLR":

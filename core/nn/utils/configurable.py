@@ -46,3 +46,13 @@ class Configurable:
     def hparams(self) -> Dict[str, Any]:
         """Return the effective hyperparameters as a plain, copyable dict."""
         return {name: copy.deepcopy(getattr(self, name)) for name in self._hparamNames}
+
+
+def positive_ints(**values: Any) -> Dict[str, int]:
+    """``values`` as ints, or a ``ValueError`` naming the first one below 1 (e.g. ``inChNo=0``)."""
+    out = {}
+    for name, value in values.items():
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name}={value!r} must be an integer >= 1")
+        out[name] = int(value)
+    return out

@@ -7,7 +7,7 @@ from PIL import Image
 from core.data.data_augmentation import (IMAGENET_MEAN, IMAGENET_STD, EvalTransform,
                                          ImageTransforms, blur_kernel_size)
 
-BACKENDS = ["torchvision", "albumentations"]
+BACKENDS = ["torchvision", "albumentations"]  # "auto" resolves to one of them
 
 
 def make_image(kind, h=48, w=40, seed=0):
@@ -110,7 +110,7 @@ def test_repr_lists_the_pipeline():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(imgSize=0), "imgSize"),
-    (dict(imgSize=32, backend="kornia"), "backend='kornia'.*torchvision"),
+    (dict(imgSize=32, backend="kornia"), "backend='kornia'.*'auto', 'torchvision', 'albumentations'"),
     (dict(imgSize=32, jitterStrength=-1), "jitterStrength"),
     (dict(imgSize=32, minScale=0), "minScale"),
 ])
@@ -132,3 +132,21 @@ def test_eval_transform_is_deterministic():
     image = make_image("pil")
     first, second = EvalTransform(20)(image), EvalTransform(20)(image)
     assert first.shape == (3, 20, 20) and torch.equal(first, second)
+
+
+@pytest.mark.task1
+def test_auto_backend_prefers_albumentations_and_falls_back(monkeypatch):
+    import core.data.data_augmentation as aug
+
+    try:
+        aug.AlbumentationsView(8, 1.0, 0.08, False)
+    except NotImplementedError:
+        pytest.skip("optional albumentations recipe not written: auto uses torchvision")
+    assert ImageTransforms(16).backend == "albumentations"
+
+    def missing(*args, **kwargs):
+        raise ImportError("no albumentations")
+
+    monkeypatch.setattr(aug, "AlbumentationsView", missing)
+    fallback = ImageTransforms(16)
+    assert fallback.backend == "torchvision" and fallback(make_image("numpy"))[0].shape == (3, 16, 16)

@@ -105,11 +105,12 @@ def test_batch_size_read_from_inputs_each_call():
         assert loss(zA, zB).item() == pytest.approx(brute_force_nt_xent(zA, zB, 0.5), rel=1e-5)
 
 
-def test_index_tensors_are_cached():
+def test_positive_index_is_cached():
     loss = NTXent(0.5)
     loss(torch.randn(4, 8), torch.randn(4, 8))
-    cached = loss._mask_and_targets(4, torch.device("cpu"))
-    assert loss._mask_and_targets(4, torch.device("cpu"))[1] is cached[1]
+    cached = loss._positive_index(4, torch.device("cpu"))
+    assert cached.tolist() == [4, 5, 6, 7, 0, 1, 2, 3]
+    assert loss._positive_index(4, torch.device("cpu")) is cached
 
 
 @pytest.mark.parametrize("temperature", [0, -0.1, float("nan"), float("inf")])
