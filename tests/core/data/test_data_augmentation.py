@@ -141,7 +141,7 @@ def test_auto_backend_prefers_albumentations_and_falls_back(monkeypatch):
     try:
         aug.AlbumentationsView(8, 1.0, 0.08, False)
     except NotImplementedError:
-        pytest.skip("optional albumentations recipe not written: auto uses torchvision")
+        pytest.skip("Task 1 optional part not written: the albumentations recipe (auto uses torchvision)")
     assert ImageTransforms(16).backend == "albumentations"
 
     def missing(*args, **kwargs):
