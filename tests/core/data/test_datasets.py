@@ -95,3 +95,37 @@ def test_unknown_dataset_and_split():
         build_dataset("MNIST", "train")
     with pytest.raises(ValueError, match="split='val'"):
         build_dataset("Digits", "val")
+
+
+def test_stl10_pretrains_on_train_plus_unlabeled(tmp_path, monkeypatch):
+    """STL-10 in its real binary layout (generated), md5 sums patched to the generated files."""
+    import hashlib
+
+    import numpy as np
+    import torchvision.datasets as tvd
+
+    folder = tmp_path / "stl10_binary"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    files = {
+        "train_X.bin": rng.integers(0, 256, (10, 3, 96, 96), dtype=np.uint8).tobytes(),
+        "train_y.bin": (np.arange(10) % 10 + 1).astype(np.uint8).tobytes(),      # labels are 1-based
+        "unlabeled_X.bin": rng.integers(0, 256, (6, 3, 96, 96), dtype=np.uint8).tobytes(),
+        "test_X.bin": rng.integers(0, 256, (5, 3, 96, 96), dtype=np.uint8).tobytes(),
+        "test_y.bin": np.array([1, 2, 3, 4, 5], np.uint8).tobytes(),
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    (folder / "class_names.txt").write_text("\n".join(f"c{i}" for i in range(10)))
+    digest = {name: hashlib.md5(data).hexdigest() for name, data in files.items()}
+    trainFiles = ("train_X.bin", "train_y.bin", "unlabeled_X.bin")
+    monkeypatch.setattr(tvd.STL10, "train_list", [[n, digest[n]] for n in trainFiles])
+    monkeypatch.setattr(tvd.STL10, "test_list", [[n, digest[n]] for n in ("test_X.bin", "test_y.bin")])
+    train = build_dataset("STL10", "train", root=str(tmp_path))
+    memory = build_dataset("STL10", "memory", root=str(tmp_path))
+    test = build_dataset("STL10", "test", root=str(tmp_path))
+    assert (len(train), len(memory), len(test)) == (16, 10, 5)
+    assert dataset_labels(train) is None  # the unlabeled part has label -1
+    assert dataset_labels(memory).tolist() == list(range(10))
+    assert dataset_labels(test).tolist() == [0, 1, 2, 3, 4]
+    assert train[12][0].size == (96, 96)
