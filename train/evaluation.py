@@ -12,7 +12,6 @@ from core.data.data_augmentation import EvalTransform
 from core.data.datasets import build_dataset
 from core.eval.features import extract_features
 from core.nn.networks import SimCLR
-from core.nn.utils.checkpoint import load_checkpoint
 from core.nn.utils.runtime import seed_everything
 
 
@@ -34,12 +33,15 @@ def build_encoder(cfg, ckpt: Optional[str], randomInit: bool) -> nn.Module:
         path = Path(ckpt)
         if not path.is_file():
             raise ValueError(f"--ckpt {ckpt!r} does not exist")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            raise ValueError(f"--ckpt {ckpt!r} is not a readable checkpoint ({type(err).__name__})") from None
         try:
             if isinstance(state, dict) and "model" in state and "epoch" in state:
-                model.load_state_dict(load_checkpoint(path)["model"])
+                model.load_state_dict(state["model"])  # a training checkpoint
             else:
-                encoder.load_state_dict(state)
+                encoder.load_state_dict(state)          # an encoder.pt
         except RuntimeError as err:
             raise ValueError(f"--ckpt {ckpt!r} does not match the model in the config: "
                              f"{str(err).splitlines()[0]}") from None

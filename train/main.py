@@ -46,7 +46,9 @@ def setup_console_logging() -> None:
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    logging.getLogger("core").addHandler(logging.StreamHandler(sys.stderr))
+    coreLogger = logging.getLogger("core")  # warnings of the library (device fallback, skipped files)
+    if not coreLogger.handlers:
+        coreLogger.addHandler(logging.StreamHandler(sys.stderr))
 
 
 def resume_command(args: argparse.Namespace) -> str:

@@ -89,6 +89,7 @@ class SimCLRTrainer(BaseTrainer):
         self.device = self.pick_device(cfg.general.device)
         self.init_precision()
         self.setup()
+        self._resumeCkpt: Optional[dict] = None   # loaded once by find_resume when a path is given
         self.resumePath = self.find_resume(resume)
         self.barrier()  # every process decided before the main one writes anything
         self.writer = None
@@ -220,7 +221,8 @@ class SimCLRTrainer(BaseTrainer):
             return found
         if resume:
             path = Path(resume)
-            load_checkpoint(path)  # fail now, before anything is written, if it is not a checkpoint
+            # Load now: fail before anything is written if it is not a checkpoint.
+            self._resumeCkpt = load_checkpoint(path, map_location=self.device)
             return path
         if self.run_exists():
             raise RunExistsError(
@@ -477,7 +479,8 @@ class SimCLRTrainer(BaseTrainer):
 
     def load_checkpoint(self, path: Path) -> None:
         """Restore model, optimizer, scheduler, scaler, counters and RNG states."""
-        ckpt = load_checkpoint(path, map_location=self.device)
+        ckpt = self._resumeCkpt if self._resumeCkpt is not None else load_checkpoint(path, self.device)
+        self._resumeCkpt = None
         try:
             self.model.load_state_dict(ckpt["model"])
         except RuntimeError as err:

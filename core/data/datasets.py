@@ -25,6 +25,7 @@ Every item is ``(transform(image), label)``; ``label`` is -1 when unknown.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from pathlib import Path
@@ -124,12 +125,21 @@ class ImageFiles(Dataset):
 def scan_image_folder(root: Path) -> Tuple[List[Path], List[int], List[str], List[Path]]:
     """Find images under ``root``; returns ``(files, labels, classes, skipped)``.
 
+    Opening every file is the slow part of a large folder, so the result is
+    cached per folder and its modification time: the train, memory and test
+    splits of one run scan it once.
+
     Raises:
         DatasetError: ``root`` is missing or holds no readable image.
     """
     if not root.is_dir():
         raise DatasetError(f"ImageFolder: data.rootPath={str(root)!r} is not a folder; "
                            "point it at a folder of images (one subfolder per class for labels)")
+    return _scan(root, root.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _scan(root: Path, mtime: int) -> Tuple[List[Path], List[int], List[str], List[Path]]:
     candidates = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     files, skipped = [], []
     for path in candidates:

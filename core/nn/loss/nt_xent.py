@@ -75,9 +75,7 @@ class NTXent(nn.Module):
         Raises:
             ValueError: the inputs are not two 2-D tensors of the same shape.
         """
-        if zA.ndim != 2 or zA.shape != zB.shape or zA.shape[0] < 1:
-            raise ValueError(f"zA and zB must both be [B, D] with B >= 1, got "
-                             f"{tuple(zA.shape)} and {tuple(zB.shape)}")
+        self.check_inputs(zA, zB)
         # --- Task 4 begin: NT-Xent over the 2B projections ---
         batch = zA.shape[0]
         # Similarities in float32 even under autocast: bf16/fp16 logits lose the
@@ -95,6 +93,13 @@ class NTXent(nn.Module):
         if return_logits:
             return loss, logits.detach(), targets
         return loss
+
+    @staticmethod
+    def check_inputs(zA: Tensor, zB: Tensor) -> None:
+        """Raise ``ValueError`` unless ``zA`` and ``zB`` are both ``[B, D]`` with B >= 1."""
+        if zA.ndim != 2 or zA.shape != zB.shape or zA.shape[0] < 1:
+            raise ValueError(f"zA and zB must both be [B, D] with B >= 1, got "
+                             f"{tuple(zA.shape)} and {tuple(zB.shape)}")
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}"

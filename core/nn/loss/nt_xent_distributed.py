@@ -29,9 +29,7 @@ class DistributedNTXent(NTXent):
                 ) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
         if not is_distributed():
             return super().forward(zA, zB, return_logits)
-        if zA.ndim != 2 or zA.shape != zB.shape or zA.shape[0] < 1:
-            raise ValueError(f"zA and zB must both be [B, D] with B >= 1, got "
-                             f"{tuple(zA.shape)} and {tuple(zB.shape)}")
+        self.check_inputs(zA, zB)
         # --- Task 4 begin: the distributed NT-Xent (optional) ---
         batch, world, me = zA.shape[0], world_size(), rank()
         with torch.autocast(device_type=zA.device.type, enabled=False):
