@@ -84,8 +84,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {err}; the last good checkpoint in {trainer.saveDir} is untouched", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"interrupted; checkpoint saved in {trainer.saveDir}. Resume with:\n  {resume_command(args)}",
-              file=sys.stderr)
+        what = ("aborted; checkpoints already in" if trainer.abortNow else "interrupted; checkpoint saved in")
+        print(f"{what} {trainer.saveDir}. Resume with:\n  {resume_command(args)}", file=sys.stderr)
         return 130
     finally:
         trainer.close()

@@ -83,6 +83,7 @@ class SimCLRTrainer(BaseTrainer):
         self.epoch, self.globalStep = 0, 0
         self.stepInEpoch = 0          # batches already done in the current epoch (resume mid-epoch)
         self.stopRequested = False    # set by Ctrl-C: finish the step, save, exit
+        self.abortNow = False         # set by a second Ctrl-C: exit without saving
         self.logDir = Path(cfg.general.logsDir) / cfg.general.name
         self.saveDir = Path(cfg.general.saveDir) / cfg.general.name
         seed_everything(cfg.general.seed)
@@ -345,7 +346,8 @@ class SimCLRTrainer(BaseTrainer):
     def train(self) -> Dict[str, float]:
         """Train to ``train.epochs``; Ctrl-C finishes the step, saves and re-raises KeyboardInterrupt."""
         def request_stop(signum, frame):
-            if self.stopRequested:  # a second Ctrl-C: stop now
+            if self.stopRequested:  # a second Ctrl-C: stop now, without saving a half-done step
+                self.abortNow = True
                 raise KeyboardInterrupt
             self.stopRequested = True
             log.info("Ctrl-C: finishing the current step, then saving a checkpoint (Ctrl-C again to abort)")
@@ -354,7 +356,7 @@ class SimCLRTrainer(BaseTrainer):
         try:
             return super().train()
         except KeyboardInterrupt:
-            if self.stopRequested and self.isMain:
+            if self.stopRequested and not self.abortNow and self.isMain:
                 self.save_checkpoint()
             raise
         finally:
