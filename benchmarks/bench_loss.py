@@ -4,8 +4,12 @@
     python benchmarks/bench_loss.py --sizes 256 1024
 
 For each batch size B (D = 128): median time of forward+backward and the peak
-extra memory, each measured in a fresh subprocess (CPU: peak RSS growth; CUDA:
-``max_memory_allocated``). Also checks that the implementations agree in value.
+extra memory, each measured in a fresh subprocess. Peak memory is what PyTorch's
+allocator holds above the inputs at the worst moment of one step (CUDA:
+``max_memory_allocated``; CPU: the running sum of the profiler's allocation
+events, the same quantity); on CPU the growth of the process's peak resident
+set is printed beside it, which also counts the C allocator's and threads' own
+pages. Also checks that the implementations agree in value.
 The naive version computes ``cosine_similarity(z[:, None], z[None], dim=-1)``,
 the form many tutorials use, which materializes a [2B, 2B, D] tensor.
 """
@@ -76,12 +80,33 @@ def reset_peak_rss() -> int:
     return read_status_kb("VmRSS") * 1024
 
 
+def cpu_allocator_peak(step) -> int:
+    """Peak bytes PyTorch's CPU allocator holds during ``step()``, above what it held before.
+
+    The profiler records every CPU allocation and free with its size; their
+    running sum in time order is the allocator's live bytes, as CUDA's
+    ``memory_allocated`` counts them.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                    if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU)
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return peak
+
+
 def measure(name: str, batch: int, device: str, what: str) -> dict:
     """Run in a subprocess: the time, or the peak extra memory, of one implementation at one size.
 
-    CPU memory is the growth of the process's peak resident set (VmHWM, reset
-    just before) during one forward+backward, in a child started with a fixed
-    glibc mmap threshold so that freed tensors really leave the resident set.
+    CPU memory: the allocator's peak (see ``cpu_allocator_peak``), and the
+    growth of the process's peak resident set (VmHWM, reset just before) during
+    one forward+backward, in a child started with a fixed glibc mmap threshold
+    so that freed tensors really leave the resident set.
     """
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(0)
@@ -103,12 +128,11 @@ def measure(name: str, batch: int, device: str, what: str) -> dict:
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
             value = step().item()
-            peak = torch.cuda.max_memory_allocated() - base
-        else:
-            base = reset_peak_rss()
-            value = step().item()
-            peak = read_status_kb("VmHWM") * 1024 - base
-        return {"peak_mb": max(peak, 0) / 2 ** 20, "value": value}
+            return {"peak_mb": (torch.cuda.max_memory_allocated() - base) / 2 ** 20, "value": value}
+        base = reset_peak_rss()
+        value = step().item()
+        rss = read_status_kb("VmHWM") * 1024 - base
+        return {"peak_mb": cpu_allocator_peak(step) / 2 ** 20, "rss_mb": max(rss, 0) / 2 ** 20, "value": value}
     seconds = median_seconds(step, dev, repeats=5 if batch <= 1024 else 3, warmup=1)
     return {"ms": seconds * 1000}
 
@@ -159,7 +183,8 @@ def main() -> int:
                 results[name] = None if timed is None or memory is None else {**timed, **memory}
             ours = results["ours"]
             budget = 4 * (2 * batch) ** 2 * 4 / 2 ** 20
-            row = [batch, f"{ours['ms']:.2f}", f"{ours['peak_mb']:.1f}", f"{budget:.0f}",
+            rss = [f"{ours['rss_mb']:.1f}"] if "rss_mb" in ours else []
+            row = [batch, f"{ours['ms']:.2f}", f"{ours['peak_mb']:.1f}", *rss, f"{budget:.0f}",
                    "yes" if ours["peak_mb"] <= budget else "no"]
             for name in names[1:]:
                 other = results.get(name)
@@ -171,7 +196,8 @@ def main() -> int:
                              else f"{ours['ms'] / other['ms']:.2f}x")
                     row += [f"{other['ms']:.2f}", f"{other['peak_mb']:.1f}", ratio,
                             "yes" if agree else f"NO ({other['value']:.5f} vs {ours['value']:.5f})"]
-            header = ["B", "ours ms", "ours peak MB", "budget 4(2B)^2*4 MB", "within budget"]
+            header = ["B", "ours ms", "ours peak MB", *(["ours RSS growth MB"] if rss else []),
+                      "budget 4(2B)^2*4 MB", "within budget"]
             for name in names[1:]:
                 ratioName = "naive/ours time" if name == "naive" else f"ours/{name} time"
                 header += [f"{name} ms", f"{name} peak MB", ratioName, f"{name} agrees"]

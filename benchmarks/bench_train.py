@@ -6,9 +6,12 @@
 For each mode: images/s of full optimizer steps (both views forward, NT-Xent,
 backward, Adam), with the data path excluded (one augmented batch reused, on
 the device) and included (the DataLoader with the config's augmentation and
-workers), and the epoch time this gives for CIFAR-10's 50,000 images. The real
-dataset is used when it is on disk; otherwise synthetic uint8 images of its
-shape (and the output says so).
+workers), and the epoch time this gives for CIFAR-10's 50,000 images. The data
+path alone (loading, two-view augmentation, collation, copy to the device; no
+model) is timed too, for the config's worker count and for each count given
+to ``--data-workers``: when it delivers fewer images/s than the model takes,
+augmentation is the bottleneck. The real dataset is used when it is on disk;
+otherwise synthetic uint8 images of its shape (and the output says so).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -73,8 +77,8 @@ def run_mode(cfg, mode, device, loader, batch, steps):
         loss.backward()
         opt.step()
 
-    iterator = iter(loader)
-    fixed = [v.to(device) for v in next(iterator)[0]]
+    stream = batches(loader)
+    fixed = [v.to(device) for v in next(stream)[0]]
     for _ in range(3 if "compile" in mode else 2):  # warm-up (and compilation)
         step(fixed)
     sync(device)
@@ -83,19 +87,46 @@ def run_mode(cfg, mode, device, loader, batch, steps):
         step(fixed)
     sync(device)
     without = steps * batch / (time.perf_counter() - start)
+    drain(stream, loader)
     start = time.perf_counter()
-    done = 0
-    while done < steps:
-        try:
-            views, _ = next(iterator)
-        except StopIteration:
-            iterator = iter(loader)
-            continue
-        step(views)
-        done += 1
+    for _ in range(steps):
+        step(next(stream)[0])
     sync(device)
     with_data = steps * batch / (time.perf_counter() - start)
     return without, with_data
+
+
+def batches(loader: DataLoader) -> Iterator:
+    """The loader's batches, epoch after epoch."""
+    while True:
+        yield from loader
+
+
+def drain(stream: Iterator, loader: DataLoader) -> None:
+    """Take the batches the workers have queued, so that what follows is timed at their steady rate."""
+    for _ in range(loader.num_workers * (loader.prefetch_factor or 0) + 1):
+        next(stream)
+
+
+def make_loader(data, batch: int, workers: int, device: torch.device) -> DataLoader:
+    """The trainer's DataLoader settings."""
+    return DataLoader(data, batch_size=batch, shuffle=True, drop_last=True, num_workers=workers,
+                      pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+                      prefetch_factor=4 if workers > 0 else None)
+
+
+def data_only(loader: DataLoader, device: torch.device, batch: int, steps: int) -> float:
+    """Images/s of the data path alone: next batch, both views copied to the device."""
+    stream = batches(loader)
+    drain(stream, loader)
+    steps = max(steps, 4 * loader.num_workers)  # several batches per worker, for a steady rate
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        for view in next(stream)[0]:
+            view.to(device, non_blocking=True)
+    sync(device)
+    return steps * batch / (time.perf_counter() - start)
 
 
 def main() -> int:
@@ -105,7 +136,9 @@ def main() -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch", type=int, help="override train.trainBatch")
-    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument("--modes", nargs="*", default=list(MODES), choices=MODES, help="none: data path only")
+    parser.add_argument("--data-workers", type=int, nargs="*", default=[],
+                        help="also time the data path alone with these worker counts")
     args = parser.parse_args()
     cfg = load_config(args.load, args.opts)
     device = torch.device(args.device)
@@ -113,10 +146,10 @@ def main() -> int:
     d = cfg.data
     transform = ImageTransforms(d.imgSize, backend=d.augBackend, jitterStrength=d.jitterStrength,
                                 minScale=d.minScale, blur={"auto": None, "on": True, "off": False}[d.blur])
-    data, source = training_data(cfg, transform, minimum=batch * (args.steps + 4))
-    loader = DataLoader(data, batch_size=batch, shuffle=True, drop_last=True, num_workers=d.numWorkers,
-                        pin_memory=device.type == "cuda", persistent_workers=d.numWorkers > 0,
-                        prefetch_factor=4 if d.numWorkers > 0 else None)
+    data, source = training_data(cfg, transform, minimum=max(batch * (args.steps + 4), 20000))
+    if any(n < 0 for n in args.data_workers):
+        parser.error(f"--data-workers {args.data_workers}: worker counts must be >= 0")
+    loader = make_loader(data, batch, d.numWorkers, device)
     print(f"# training step, {args.load}: batch {batch}, {d.imgSize} px, {d.numWorkers} workers | "
           f"{device_name(device)} | {versions()}")
     print(f"# data: {source}")
@@ -131,6 +164,21 @@ def main() -> int:
                      f"{50000 / with_data:.1f}"])
     print(table(["mode", "img/s, data excluded", "img/s, data included",
                  "CIFAR-10 epoch s (excl.)", "CIFAR-10 epoch s (incl.)"], rows))
+
+    dataRows, fastest = [], max((float(r[1]) for r in rows if r[1][:1].isdigit()), default=None)
+    for workers in dict.fromkeys([d.numWorkers, *args.data_workers]):
+        rate = data_only(loader if workers == d.numWorkers else make_loader(data, batch, workers, device),
+                         device, batch, args.steps)
+        if fastest is None:
+            verdict = ""
+        elif workers == 0:
+            verdict = "in series with the model (no workers)"
+        else:
+            verdict = "no" if rate >= fastest else f"yes ({rate / fastest:.2f}x)"
+        dataRows.append([workers, f"{rate:.0f}", f"{50000 / rate:.1f}", verdict])
+    print(f"\n# data path alone ({transform.backend} augmentation, two views, copy to {device.type}); "
+          f"bottleneck = slower than the fastest mode's {fastest or 0:.0f} img/s with data excluded")
+    print(table(["workers", "img/s", "CIFAR-10 epoch s", "bottleneck"], dataRows))
     return 0
 
 
