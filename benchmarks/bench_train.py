@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from benchmarks.machine import device_name, versions  # noqa: E402
 from benchmarks.timing import sync, table  # noqa: E402
+from core.data.batch_augmentation import BatchImageTransforms, LoadTransform  # noqa: E402
 from core.data.data_augmentation import ImageTransforms  # noqa: E402
 from core.data.datasets import ArrayImages, DatasetError, build_dataset  # noqa: E402
 from core.nn.loss import NTXent  # noqa: E402
@@ -53,7 +54,28 @@ def training_data(cfg, transform, minimum: int):
                 f"SYNTHETIC uint8 {side}x{side} images ({cfg.data.dataset} not on disk)")
 
 
-def run_mode(cfg, mode, device, loader, batch, steps):
+def view_maker(cfg, device: torch.device):
+    """(dataset transform, batch -> two views on the device, description) for ``data.augDevice``."""
+    d = cfg.data
+    blur = {"auto": None, "on": True, "off": False}[d.blur]
+    if d.augDevice == "cuda":
+        augment = BatchImageTransforms(d.imgSize, jitterStrength=d.jitterStrength, minScale=d.minScale, blur=blur)
+
+        def batched(items):
+            raw = items.to(device, non_blocking=True)
+            return [augment(raw), augment(raw)]
+
+        return LoadTransform(d.imgSize), batched, f"batched augmentation on {device.type}"
+    transform = ImageTransforms(d.imgSize, backend=d.augBackend, jitterStrength=d.jitterStrength,
+                                minScale=d.minScale, blur=blur)
+
+    def copied(items):
+        return [view.to(device, non_blocking=True) for view in items]
+
+    return transform, copied, f"{transform.backend} augmentation in the workers"
+
+
+def run_mode(cfg, mode, device, loader, views, batch, steps):
     torch.manual_seed(0)
     m = cfg.model
     model = SimCLR(m.inChNo, m.latentChNo, m.outChNo, **dict(m.kwargs)).build().init_weights().to(device)
@@ -78,7 +100,7 @@ def run_mode(cfg, mode, device, loader, batch, steps):
         opt.step()
 
     stream = batches(loader)
-    fixed = [v.to(device) for v in next(stream)[0]]
+    fixed = views(next(stream)[0])
     for _ in range(3 if "compile" in mode else 2):  # warm-up (and compilation)
         step(fixed)
     sync(device)
@@ -90,7 +112,7 @@ def run_mode(cfg, mode, device, loader, batch, steps):
     drain(stream, loader)
     start = time.perf_counter()
     for _ in range(steps):
-        step(next(stream)[0])
+        step(views(next(stream)[0]))
     sync(device)
     with_data = steps * batch / (time.perf_counter() - start)
     return without, with_data
@@ -115,16 +137,15 @@ def make_loader(data, batch: int, workers: int, device: torch.device) -> DataLoa
                       prefetch_factor=4 if workers > 0 else None)
 
 
-def data_only(loader: DataLoader, device: torch.device, batch: int, steps: int) -> float:
-    """Images/s of the data path alone: next batch, both views copied to the device."""
+def data_only(loader: DataLoader, views, device: torch.device, batch: int, steps: int) -> float:
+    """Images/s of the data path alone: next batch, both views on the device."""
     stream = batches(loader)
     drain(stream, loader)
     steps = max(steps, 4 * loader.num_workers)  # several batches per worker, for a steady rate
     sync(device)
     start = time.perf_counter()
     for _ in range(steps):
-        for view in next(stream)[0]:
-            view.to(device, non_blocking=True)
+        views(next(stream)[0])
     sync(device)
     return steps * batch / (time.perf_counter() - start)
 
@@ -144,19 +165,18 @@ def main() -> int:
     device = torch.device(args.device)
     batch = args.batch or cfg.train.trainBatch
     d = cfg.data
-    transform = ImageTransforms(d.imgSize, backend=d.augBackend, jitterStrength=d.jitterStrength,
-                                minScale=d.minScale, blur={"auto": None, "on": True, "off": False}[d.blur])
+    transform, views, augmentation = view_maker(cfg, device)
     data, source = training_data(cfg, transform, minimum=max(batch * (args.steps + 4), 20000))
     if any(n < 0 for n in args.data_workers):
         parser.error(f"--data-workers {args.data_workers}: worker counts must be >= 0")
     loader = make_loader(data, batch, d.numWorkers, device)
-    print(f"# training step, {args.load}: batch {batch}, {d.imgSize} px, {d.numWorkers} workers | "
+    print(f"# training step, {args.load}: batch {batch}, {d.imgSize} px, {d.numWorkers} workers, {augmentation} | "
           f"{device_name(device)} | {versions()}")
     print(f"# data: {source}")
     rows = []
     for mode in args.modes:
         try:
-            without, with_data = run_mode(cfg, mode, device, loader, batch, args.steps)
+            without, with_data = run_mode(cfg, mode, device, loader, views, batch, args.steps)
         except Exception as err:  # e.g. torch.compile without a compiler
             rows.append([mode, f"failed: {type(err).__name__}", "", "", ""])
             continue
@@ -168,7 +188,7 @@ def main() -> int:
     dataRows, fastest = [], max((float(r[1]) for r in rows if r[1][:1].isdigit()), default=None)
     for workers in dict.fromkeys([d.numWorkers, *args.data_workers]):
         rate = data_only(loader if workers == d.numWorkers else make_loader(data, batch, workers, device),
-                         device, batch, args.steps)
+                         views, device, batch, args.steps)
         if fastest is None:
             verdict = ""
         elif workers == 0:
@@ -176,8 +196,9 @@ def main() -> int:
         else:
             verdict = "no" if rate >= fastest else f"yes ({rate / fastest:.2f}x)"
         dataRows.append([workers, f"{rate:.0f}", f"{50000 / rate:.1f}", verdict])
-    print(f"\n# data path alone ({transform.backend} augmentation, two views, copy to {device.type}); "
-          f"bottleneck = slower than the fastest mode's {fastest or 0:.0f} img/s with data excluded")
+    verdictNote = ("" if fastest is None else
+                   f"; bottleneck = slower than the fastest mode's {fastest:.0f} img/s with data excluded")
+    print(f"\n# data path alone ({augmentation}, two views on {device.type}){verdictNote}")
     print(table(["workers", "img/s", "CIFAR-10 epoch s", "bottleneck"], dataRows))
     return 0
 

@@ -49,6 +49,7 @@ _C.data.minScale = 0.08               # smallest random-crop area fraction
 _C.data.blur = "auto"                 # 'auto' (on from 64 px), 'on' or 'off'
 _C.data.valFraction = 0.2             # ImageFolder/Digits: fraction held out for evaluation
 _C.data.numWorkers = 4                # DataLoader worker processes (0 = load in the main process)
+_C.data.augDevice = "cpu"             # cpu: augment each image in the workers | cuda: whole batches on the GPU
 
 # ---------------------------------------------------------------- model
 _C.model = CN()
@@ -198,6 +199,7 @@ def check_values(cfg: CN) -> None:
         ("data.imgSize", cfg.data.imgSize >= 1, ">= 1"),
         ("data.numWorkers", cfg.data.numWorkers >= 0, ">= 0"),
         ("data.blur", cfg.data.blur in ("auto", "on", "off"), "one of ['auto', 'on', 'off']"),
+        ("data.augDevice", cfg.data.augDevice in ("cpu", "cuda"), "one of ['cpu', 'cuda']"),
         ("loss.temperature", cfg.loss.temperature > 0, "> 0"),
         ("optimizer.lr", cfg.optimizer.lr > 0, "> 0"),
         ("optimizer.warmupEpochs", cfg.optimizer.warmupEpochs >= 0, ">= 0"),

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
+from core.data.batch_augmentation import BatchImageTransforms, LoadTransform
 from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, ImageTransforms
 from core.data.datasets import build_dataset, dataset_labels
 from core.data.samplers import EpochSampler
@@ -143,8 +144,18 @@ class SimCLRTrainer(BaseTrainer):
         """Training set with two-view augmentation; memory/test sets for evaluation."""
         data = self.cfg.data
         blur = {"auto": None, "on": True, "off": False}[data.blur]
-        self.augment = ImageTransforms(data.imgSize, backend=data.augBackend,
-                                       jitterStrength=data.jitterStrength, minScale=data.minScale, blur=blur)
+        self.batchAugment = None
+        if data.augDevice == "cuda":
+            # Workers only decode and batch uint8 images; the views are made on the device.
+            if self.device.type != "cuda":
+                log.warning("data.augDevice=cuda but this run is on %s: the batched augmentation runs there",
+                            self.device)
+            self.batchAugment = BatchImageTransforms(data.imgSize, jitterStrength=data.jitterStrength,
+                                                     minScale=data.minScale, blur=blur)
+            self.augment = LoadTransform(data.imgSize)
+        else:
+            self.augment = ImageTransforms(data.imgSize, backend=data.augBackend,
+                                           jitterStrength=data.jitterStrength, minScale=data.minScale, blur=blur)
         common = dict(root=data.rootPath, download=data.download, valFraction=data.valFraction,
                       seed=0)
         self.trainSet = build_dataset(data.dataset, "train", transform=self.augment, **common)
@@ -265,8 +276,11 @@ class SimCLRTrainer(BaseTrainer):
     # ------------------------------------------------------------------ steps
     def optimize_parameters(self, batch: Any) -> Dict[str, float]:
         """One SimCLR step: both views through the model, NT-Xent, backward, update."""
-        (viewA, viewB), _ = batch
-        images = torch.cat([viewA, viewB]).to(self.device, non_blocking=True)      # [2B, 3, H, W]
+        views, _ = batch
+        if self.batchAugment is not None:                                         # [B, 3, H, W] uint8
+            raw = views.to(self.device, non_blocking=True)
+            views = (self.batchAugment(raw), self.batchAugment(raw))
+        images = torch.cat(list(views)).to(self.device, non_blocking=True)        # [2B, 3, H, W]
         if self.channelsLast:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.ampDtype, enabled=self.useAmp):
@@ -317,7 +331,7 @@ class SimCLRTrainer(BaseTrainer):
             self.globalStep += 1
             self.stepInEpoch += 1
             steps += 1
-            seen += data[0][0].shape[0] * self.worldSize
+            seen += len(data[1]) * self.worldSize
             imgPerS = seen / max(time.perf_counter() - start, 1e-9)
             for key in totals:
                 totals[key] += stats[key]
@@ -368,10 +382,14 @@ class SimCLRTrainer(BaseTrainer):
         if count <= 0:
             return
         state = torch.get_rng_state()
-        pairs = [self.trainSet[i][0] for i in range(count)]
+        items = [self.trainSet[i][0] for i in range(count)]
+        if self.batchAugment is not None:
+            raw = torch.stack(items)
+            viewsA, viewsB = self.batchAugment(raw), self.batchAugment(raw)
+        else:
+            viewsA = torch.stack([p[0] for p in items])
+            viewsB = torch.stack([p[1] for p in items])
         torch.set_rng_state(state)  # showing images must not change the training's randomness
-        viewsA = torch.stack([p[0] for p in pairs])
-        viewsB = torch.stack([p[1] for p in pairs])
         grid = make_grid(denormalize(torch.cat([viewsA, viewsB])), nrow=count, padding=1)
         self.writer.add_image("train/view_pairs", grid, 0)
 

@@ -40,6 +40,7 @@ def test_the_shipped_experiments_load():
     ("general:\n  amp: 1\n", r"general.amp=1 has type int; expected bool"),
     ("loss:\n  temperature: 0\n", r"loss.temperature=0.0 is invalid; it must be > 0"),
     ("data:\n  blur: maybe\n", r"data.blur='maybe' is invalid"),
+    ("data:\n  augDevice: gpu\n", r"data.augDevice='gpu' is invalid; it must be one of \['cpu', 'cuda'\]"),
     ("train:\n  epochs: [1\n", r"exp.yaml: line \d+, column \d+ malformed YAML"),
     ("- a\n- b\n", r"top level must be a mapping"),
 ])

@@ -53,6 +53,9 @@ def losses(tmp_path, name):
     return {e.step: e.value for e in acc.Scalars("train/loss")}
 
 
+BATCHED = ["data.augDevice", "cuda"]   # batched augmentation; on this CPU-only run it runs on the CPU
+
+
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
     """An uninterrupted 3-epoch run, the reference for the resume tests."""
@@ -71,20 +74,34 @@ def assert_same_run(reference, tmp_path, name):
     assert set(refLoss) == set(gotLoss) and all(refLoss[s] == gotLoss[s] for s in refLoss)
 
 
-@pytest.mark.slow
-def test_sigkill_after_a_checkpoint_then_resume_is_exact(straight, tmp_path):
-    proc = popen(train_args(tmp_path, "killed"))
-    first = tmp_path / "ckpt" / "killed" / "checkpoint_epoch0001.pt"
+def kill_after_first_checkpoint_then_resume(tmp_path, name, *extra):
+    proc = popen(train_args(tmp_path, name, *extra))
+    first = tmp_path / "ckpt" / name / "checkpoint_epoch0001.pt"
     deadline = time.time() + 300
     while not first.exists() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
-    assert first.exists() and not (tmp_path / "ckpt" / "killed" / "checkpoint_epoch0003.pt").exists()
-    code, out, err = run(train_args(tmp_path, "killed", resume="auto"))
+    assert first.exists() and not (tmp_path / "ckpt" / name / "checkpoint_epoch0003.pt").exists()
+    code, out, err = run(train_args(tmp_path, name, *extra, resume="auto"))
     assert code == 0, err
     assert "resumed from" in out
+
+
+@pytest.mark.slow
+def test_sigkill_after_a_checkpoint_then_resume_is_exact(straight, tmp_path):
+    kill_after_first_checkpoint_then_resume(tmp_path, "killed")
     assert_same_run(straight, tmp_path, "killed")
+
+
+@pytest.mark.slow
+def test_batched_augmentation_resumes_exactly_too(tmp_path):
+    reference = tmp_path / "reference"
+    code, out, err = run(train_args(reference, "ref", *BATCHED))
+    assert code == 0, err
+    assert "data.augDevice=cuda but this run is on cpu" in out + err
+    kill_after_first_checkpoint_then_resume(tmp_path, "killed", *BATCHED)
+    assert_same_run(reference, tmp_path, "killed")
 
 
 @pytest.mark.slow
