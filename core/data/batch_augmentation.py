@@ -35,7 +35,7 @@ from torch import Tensor
 from torchvision.transforms import v2
 
 from core.data.data_augmentation import (BLUR_MIN_SIZE, IMAGENET_MEAN, IMAGENET_STD, ImageLike,
-                                         blur_kernel_size, to_rgb_tensor)
+                                         blur_kernel_size, check_recipe, to_rgb_tensor)
 
 CROP_TRIES = 10
 RATIO = (3.0 / 4.0, 4.0 / 3.0)
@@ -84,12 +84,7 @@ class BatchImageTransforms:
 
     def __init__(self, imgSize: int, jitterStrength: float = 1.0, minScale: float = 0.08,
                  blur: Optional[bool] = None):
-        if int(imgSize) != imgSize or imgSize < 1:
-            raise ValueError(f"imgSize={imgSize!r} must be a positive integer")
-        if not 0 <= float(jitterStrength) <= 2:
-            raise ValueError(f"jitterStrength={jitterStrength!r} must be in [0, 2]")
-        if not 0 < float(minScale) <= 1:
-            raise ValueError(f"minScale={minScale!r} must be in (0, 1]")
+        check_recipe(imgSize, jitterStrength, minScale)
         self.imgSize = int(imgSize)
         self.jitterStrength = float(jitterStrength)
         self.minScale = float(minScale)

@@ -90,6 +90,16 @@ def blur_kernel_size(imgSize: int) -> int:
     return max(3, int(0.1 * imgSize) // 2 * 2 + 1)
 
 
+def check_recipe(imgSize: int, jitterStrength: float, minScale: float) -> None:
+    """Raise ``ValueError`` naming the first recipe argument out of its range."""
+    if int(imgSize) != imgSize or imgSize < 1:
+        raise ValueError(f"imgSize={imgSize!r} must be a positive integer")
+    if not 0 <= float(jitterStrength) <= 2:
+        raise ValueError(f"jitterStrength={jitterStrength!r} must be in [0, 2]")
+    if not 0 < float(minScale) <= 1:
+        raise ValueError(f"minScale={minScale!r} must be in (0, 1]")
+
+
 class ImageTransforms:
     """Callable producing two independently augmented views of one image.
 
@@ -108,14 +118,9 @@ class ImageTransforms:
 
     def __init__(self, imgSize: int, backend: str = "auto", jitterStrength: float = 1.0,
                  minScale: float = 0.08, blur: Optional[bool] = None):
-        if int(imgSize) != imgSize or imgSize < 1:
-            raise ValueError(f"imgSize={imgSize!r} must be a positive integer")
+        check_recipe(imgSize, jitterStrength, minScale)
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r} is not supported; accepted: {list(BACKENDS)}")
-        if not 0 <= float(jitterStrength) <= 2:
-            raise ValueError(f"jitterStrength={jitterStrength!r} must be in [0, 2]")
-        if not 0 < float(minScale) <= 1:
-            raise ValueError(f"minScale={minScale!r} must be in (0, 1]")
         self.imgSize = int(imgSize)
         self.backend = backend
         self.jitterStrength = float(jitterStrength)
