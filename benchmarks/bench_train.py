@@ -30,11 +30,10 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from benchmarks.machine import device_name, versions  # noqa: E402
 from benchmarks.timing import sync, table  # noqa: E402
-from core.data.batch_augmentation import BatchImageTransforms, LoadTransform  # noqa: E402
-from core.data.data_augmentation import ImageTransforms  # noqa: E402
 from core.data.datasets import ArrayImages, DatasetError, build_dataset  # noqa: E402
 from core.nn.loss import NTXent  # noqa: E402
 from core.nn.networks import SimCLR  # noqa: E402
+from train.augmentation import build_augmentation, views_on_device  # noqa: E402
 from train.config import load_config  # noqa: E402
 
 SHAPES = {"CIFAR10": 32, "CIFAR100": 32, "STL10": 96, "Digits": 8}
@@ -55,24 +54,15 @@ def training_data(cfg, transform, minimum: int):
 
 
 def view_maker(cfg, device: torch.device):
-    """(dataset transform, batch -> two views on the device, description) for ``data.augDevice``."""
-    d = cfg.data
-    blur = {"auto": None, "on": True, "off": False}[d.blur]
-    if d.augDevice == "cuda":
-        augment = BatchImageTransforms(d.imgSize, jitterStrength=d.jitterStrength, minScale=d.minScale, blur=blur)
+    """(dataset transform, batch -> two views on the device, description), as the trainer builds them."""
+    transform, batchAugment = build_augmentation(cfg.data, device)
 
-        def batched(items):
-            raw = items.to(device, non_blocking=True)
-            return [augment(raw), augment(raw)]
+    def views(items):
+        return views_on_device(items, batchAugment, device)
 
-        return LoadTransform(d.imgSize), batched, f"batched augmentation on {device.type}"
-    transform = ImageTransforms(d.imgSize, backend=d.augBackend, jitterStrength=d.jitterStrength,
-                                minScale=d.minScale, blur=blur)
-
-    def copied(items):
-        return [view.to(device, non_blocking=True) for view in items]
-
-    return transform, copied, f"{transform.backend} augmentation in the workers"
+    where = (f"batched augmentation on {device.type}" if batchAugment is not None
+             else f"{transform.backend} augmentation in the workers")
+    return transform, views, where
 
 
 def run_mode(cfg, mode, device, loader, views, batch, steps):

@@ -19,12 +19,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import yaml
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from core.data.batch_augmentation import BatchImageTransforms, LoadTransform
-from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, ImageTransforms
+from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
 from core.data.datasets import build_dataset, dataset_labels
 from core.data.samplers import EpochSampler
 from core.eval.features import extract_features
@@ -38,6 +37,7 @@ from core.nn.utils.base_trainer import BaseTrainer
 from core.nn.utils.checkpoint import (atomic_save, checkpoint_name, latest_checkpoint, list_checkpoints,
                                       load_checkpoint)
 from core.nn.utils.runtime import resolve_device, seed_everything
+from train.augmentation import build_augmentation, views_on_device
 from train.config import to_plain
 from train.optim import build_optimizer, build_scheduler
 
@@ -143,19 +143,7 @@ class SimCLRTrainer(BaseTrainer):
     def init_train_data(self) -> None:
         """Training set with two-view augmentation; memory/test sets for evaluation."""
         data = self.cfg.data
-        blur = {"auto": None, "on": True, "off": False}[data.blur]
-        self.batchAugment = None
-        if data.augDevice == "cuda":
-            # Workers only decode and batch uint8 images; the views are made on the device.
-            if self.device.type != "cuda":
-                log.warning("data.augDevice=cuda but this run is on %s: the batched augmentation runs there",
-                            self.device)
-            self.batchAugment = BatchImageTransforms(data.imgSize, jitterStrength=data.jitterStrength,
-                                                     minScale=data.minScale, blur=blur)
-            self.augment = LoadTransform(data.imgSize)
-        else:
-            self.augment = ImageTransforms(data.imgSize, backend=data.augBackend,
-                                           jitterStrength=data.jitterStrength, minScale=data.minScale, blur=blur)
+        self.augment, self.batchAugment = build_augmentation(data, self.device)
         common = dict(root=data.rootPath, download=data.download, valFraction=data.valFraction,
                       seed=0)
         self.trainSet = build_dataset(data.dataset, "train", transform=self.augment, **common)
@@ -276,11 +264,7 @@ class SimCLRTrainer(BaseTrainer):
     # ------------------------------------------------------------------ steps
     def optimize_parameters(self, batch: Any) -> Dict[str, float]:
         """One SimCLR step: both views through the model, NT-Xent, backward, update."""
-        views, _ = batch
-        if self.batchAugment is not None:                                         # [B, 3, H, W] uint8
-            raw = views.to(self.device, non_blocking=True)
-            views = (self.batchAugment(raw), self.batchAugment(raw))
-        images = torch.cat(list(views)).to(self.device, non_blocking=True)        # [2B, 3, H, W]
+        images = torch.cat(views_on_device(batch[0], self.batchAugment, self.device))  # [2B, 3, H, W]
         if self.channelsLast:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.ampDtype, enabled=self.useAmp):
@@ -382,13 +366,8 @@ class SimCLRTrainer(BaseTrainer):
         if count <= 0:
             return
         state = torch.get_rng_state()
-        items = [self.trainSet[i][0] for i in range(count)]
-        if self.batchAugment is not None:
-            raw = torch.stack(items)
-            viewsA, viewsB = self.batchAugment(raw), self.batchAugment(raw)
-        else:
-            viewsA = torch.stack([p[0] for p in items])
-            viewsB = torch.stack([p[1] for p in items])
+        items = default_collate([self.trainSet[i][0] for i in range(count)])   # as a loader batches them
+        viewsA, viewsB = views_on_device(items, self.batchAugment, torch.device("cpu"))
         torch.set_rng_state(state)  # showing images must not change the training's randomness
         grid = make_grid(denormalize(torch.cat([viewsA, viewsB])), nrow=count, padding=1)
         self.writer.add_image("train/view_pairs", grid, 0)

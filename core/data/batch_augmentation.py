@@ -26,7 +26,8 @@ any device and checkpoints resume them exactly.
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from functools import lru_cache
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -179,13 +180,24 @@ class BatchImageTransforms:
             index = rows.to(device, non_blocking=True)
             sigma = params["sigma"][rows].to(device, non_blocking=True)
             x = x.index_copy(0, index, gaussian_blur(x.index_select(0, index), sigma, self.kernelSize))
-        mean = torch.tensor(IMAGENET_MEAN, device=device)[:, None, None]
-        std = torch.tensor(IMAGENET_STD, device=device)[:, None, None]
+        mean, std, _ = constants(device)
         return (x - mean) / std
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(imgSize={self.imgSize}, jitterStrength={self.jitterStrength}, "
                 f"minScale={self.minScale}, blur={self.blur})")
+
+
+@lru_cache(maxsize=None)
+def constants(device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+    """ImageNet mean and std ``[3, 1, 1]`` and the HSV->RGB channel offsets ``[1, 3, 1, 1]`` on ``device``.
+
+    Made once per device: a fresh small tensor on a GPU costs a host-to-device copy at every call.
+    """
+    mean = torch.tensor(IMAGENET_MEAN, device=device)[:, None, None]
+    std = torch.tensor(IMAGENET_STD, device=device)[:, None, None]
+    offsets = torch.tensor([5.0, 3.0, 1.0], device=device).view(1, 3, 1, 1)
+    return mean, std, offsets
 
 
 def jitter_changes(jitter: Tensor, op: int) -> Tensor:
@@ -251,7 +263,7 @@ def adjust_hue(x: Tensor, shift: Tensor) -> Tensor:
     hue = (hue + shift.view(-1, 1, 1)) % 1.0
     sat = torch.where(maxc > 0, delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc)), torch.zeros_like(maxc))
     # HSV -> RGB: each channel is V - V*S*clamp(min(k, 4 - k), 0, 1), k = (n + 6 H) mod 6.
-    n = torch.tensor([5.0, 3.0, 1.0], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    n = constants(x.device)[2]
     k = (n + 6.0 * hue.unsqueeze(1)) % 6.0
     amount = torch.minimum(k, 4.0 - k).clamp_(0, 1)
     value = maxc.unsqueeze(1)

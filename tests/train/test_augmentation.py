@@ -1,0 +1,23 @@
+"""Which augmentation a config builds, and how a loader batch becomes two views on the device."""
+import torch
+
+from core.data.batch_augmentation import BatchImageTransforms, LoadTransform
+from core.data.data_augmentation import ImageTransforms
+from train.augmentation import build_augmentation, views_on_device
+from train.config import load_config
+
+
+def test_cpu_augments_per_image_and_cuda_batches_on_the_device(caplog):
+    cfg = load_config(None, ["data.imgSize", "16", "data.augBackend", "torchvision"])
+    transform, batched = build_augmentation(cfg.data, torch.device("cpu"))
+    assert isinstance(transform, ImageTransforms) and batched is None
+    pair = [torch.zeros(4, 3, 16, 16), torch.ones(4, 3, 16, 16)]
+    assert [v.shape for v in views_on_device(pair, None, torch.device("cpu"))] == [(4, 3, 16, 16)] * 2
+
+    cfg = load_config(None, ["data.imgSize", "16", "data.augDevice", "cuda", "data.blur", "on"])
+    transform, batched = build_augmentation(cfg.data, torch.device("cpu"))
+    assert isinstance(transform, LoadTransform) and isinstance(batched, BatchImageTransforms) and batched.blur
+    assert "data.augDevice=cuda but this run is on cpu" in caplog.text
+    raw = torch.randint(0, 256, (4, 3, 20, 20), dtype=torch.uint8)
+    viewA, viewB = views_on_device(raw, batched, torch.device("cpu"))
+    assert viewA.shape == viewB.shape == (4, 3, 16, 16) and not torch.equal(viewA, viewB)
