@@ -1,4 +1,5 @@
 """Which augmentation a config builds, and how a loader batch becomes two views on the device."""
+import pytest
 import torch
 
 from core.data.batch_augmentation import BatchImageTransforms, LoadTransform
@@ -7,13 +8,16 @@ from train.augmentation import build_augmentation, views_on_device
 from train.config import load_config
 
 
-def test_cpu_augments_per_image_and_cuda_batches_on_the_device(caplog):
+@pytest.mark.task1  # builds Task 1's ImageTransforms
+def test_cpu_augments_each_image_in_the_dataset():
     cfg = load_config(None, ["data.imgSize", "16", "data.augBackend", "torchvision"])
     transform, batched = build_augmentation(cfg.data, torch.device("cpu"))
     assert isinstance(transform, ImageTransforms) and batched is None
     pair = [torch.zeros(4, 3, 16, 16), torch.ones(4, 3, 16, 16)]
     assert [v.shape for v in views_on_device(pair, None, torch.device("cpu"))] == [(4, 3, 16, 16)] * 2
 
+
+def test_cuda_batches_the_augmentation_on_the_device(caplog):
     cfg = load_config(None, ["data.imgSize", "16", "data.augDevice", "cuda", "data.blur", "on"])
     transform, batched = build_augmentation(cfg.data, torch.device("cpu"))
     assert isinstance(transform, LoadTransform) and isinstance(batched, BatchImageTransforms) and batched.blur
