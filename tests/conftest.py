@@ -91,6 +91,8 @@ def cli():
 
 # ---------------------------------------------------------------- grading the starter
 TASK_MESSAGE = re.compile(r"^(Task \d)(?P<optional> \(optional[^)]*\))?: (?P<what>.*?)(?: - see README.*)?$")
+TASK_MARKERS = ("task1", "task2", "task3", "task4")
+BACKENDS = ("torchvision", "albumentations")
 
 
 def task_stub_message(excinfo):
@@ -101,20 +103,110 @@ def task_stub_message(excinfo):
     return (match[1], match["what"], bool(match["optional"])) if match else None
 
 
+def graded_task(item):
+    """``'Task N'`` for a test marked taskN (the first such marker), else None."""
+    for marker in TASK_MARKERS:
+        if item.get_closest_marker(marker) is not None:
+            return f"Task {marker[-1]}"
+    return None
+
+
+def crash_line(report):
+    crash = getattr(report.longrepr, "reprcrash", None)
+    return crash.message.splitlines()[0] if crash is not None and crash.message else ""
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Turn a stub's NotImplementedError into one clear line (or a skip, for optional parts)."""
+    """Starter grading: stubs become one clear line, optional parts skip, every failure names its task.
+
+    - A stub of a required task: "Task N not implemented yet: ...".
+    - A stub of an optional part, in a test of that optional part (marked taskN_optional): a skip.
+      Reached from a required task's test (e.g. a loss that calls an unwritten optional helper),
+      it fails: the required task cannot lean on an unwritten part.
+    - Any other failure of a task's test whose message does not start with "Task N:" gets that
+      prefix, so a crash inside student code still says which task it belongs to.
+    """
     outcome = yield
     report = outcome.get_result()
-    stub = task_stub_message(call.excinfo)
-    if stub is None or report.outcome != "failed":
+    if report.outcome != "failed":
         return
-    task, what, optional = stub
-    if optional:
-        report.outcome = "skipped"
-        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {task} optional part not written: {what}")
-    else:
-        report.longrepr = f"{task} not implemented yet: {what}"
+    stub = task_stub_message(call.excinfo)
+    optionalTest = any(m.name.endswith("_optional") for m in item.iter_markers())
+    if stub is not None:
+        task, what, optional = stub
+        if optional and optionalTest:
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0,
+                               f"Skipped: {task} optional part not written: {what}")
+        elif optionalTest:
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0,
+                               f"Skipped: needs {task} first ({task} not implemented yet: {what})")
+        elif optional:
+            report.longrepr = f"{task}: this needs a part that is not written yet ({task} optional: {what})"
+        elif graded_task(item) and graded_task(item) > task:
+            report.outcome = "skipped"       # e.g. Task 3's tests while Task 2 is a stub: graded in order
+            report.longrepr = (str(item.path), item.location[1] or 0,
+                               f"Skipped: {graded_task(item)} is graded once {task} is done ({task} not "
+                               f"implemented yet: {what})")
+        else:
+            report.longrepr = f"{task} not implemented yet: {what}"
+        return
+    task = graded_task(item)
+    line = crash_line(report)
+    if task and call.when == "call" and not re.search(r"\bTask \d", line):
+        report.longrepr = f"{task}: the test failed with {line or 'an error'}\n\n{report.longrepr}"
+
+
+def stub_error(probe):
+    """The NotImplementedError text ``probe()`` raises (a starter stub), or None when it runs."""
+    try:
+        probe()
+    except NotImplementedError as err:
+        return str(err) or "not implemented"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def backend_missing(backend):
+    """Why ``backend``'s view of Task 1 cannot run (its stub message), or None when it is written."""
+    from core.data.data_augmentation import ImageTransforms
+
+    def probe():
+        try:
+            ImageTransforms(8, backend=backend)(np.zeros((8, 8, 3), np.uint8))
+        except ImportError as err:
+            raise NotImplementedError(f"{backend} is not installed ({err})") from None
+
+    return stub_error(probe)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Each Task 1 backend; the one a student did not write is skipped while the other is written."""
+    name = request.param
+    other = BACKENDS[1 - BACKENDS.index(name)]
+    if backend_missing(name) and not backend_missing(other):
+        pytest.skip(f"Task 1: the {name} view is not written; the {other} one is (either backend is enough)")
+    return name
+
+
+@functools.lru_cache(maxsize=None)
+def distributed_loss_missing():
+    """The stub message of the optional multi-GPU loss, or None when it is written (probed at world size 1)."""
+    import torch
+    from unittest import mock
+
+    from core.nn.loss import nt_xent_distributed as mod
+
+    def probe():
+        with mock.patch.object(mod, "is_distributed", lambda: True), \
+                mock.patch.object(mod, "world_size", lambda: 1), mock.patch.object(mod, "rank", lambda: 0), \
+                mock.patch.object(mod, "gather_with_grad", lambda t: t):
+            mod.DistributedNTXent(0.5)(torch.randn(2, 4), torch.randn(2, 4))
+
+    return stub_error(probe)
 
 
 @functools.lru_cache(maxsize=1)
@@ -133,10 +225,9 @@ def missing_tasks():
     ]
     missing = set()
     for probe in probes:
-        try:
-            probe()
-        except NotImplementedError as err:
-            match = TASK_MESSAGE.match(str(err))
+        error = stub_error(probe)
+        if error is not None:
+            match = TASK_MESSAGE.match(error)
             missing.add(match[1] if match else "a task")
     return tuple(sorted(missing))
 

@@ -24,11 +24,19 @@ def build_augmentation(data, device: torch.device) -> Tuple[Callable, Optional[B
     """
     blur = BLUR[data.blur]
     if data.augDevice == "cuda":
-        if device.type != "cuda":
-            log.warning("data.augDevice=cuda but this run is on %s: the batched augmentation runs there", device)
         batchAugment = BatchImageTransforms(data.imgSize, jitterStrength=data.jitterStrength,
                                             minScale=data.minScale, blur=blur)
-        return LoadTransform(data.imgSize), batchAugment
+        try:
+            batchAugment.sample_params(1, 8, 8)
+        except NotImplementedError:  # the starter: the batched recipe is Task 1's optional part
+            log.warning("data.augDevice=cuda: the batched recipe (optional part of Task 1, "
+                        "core/data/batch_augmentation.py) is not written; augmenting each image with "
+                        "ImageTransforms in the DataLoader instead")
+        else:
+            if device.type != "cuda":
+                log.warning("data.augDevice=cuda but this run is on %s: the batched augmentation runs there",
+                            device)
+            return LoadTransform(data.imgSize), batchAugment
     return ImageTransforms(data.imgSize, backend=data.augBackend, jitterStrength=data.jitterStrength,
                            minScale=data.minScale, blur=blur), None
 

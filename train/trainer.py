@@ -28,6 +28,7 @@ from core.data.datasets import build_dataset, dataset_labels
 from core.data.samplers import EpochSampler
 from core.eval.features import extract_features
 from core.eval.knn import knn_top1
+from core.eval.positive_pairs import positive_pair_top1
 from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
 from core.nn.loss import NTXent
 from core.nn.loss.nt_xent_distributed import DistributedNTXent
@@ -270,7 +271,7 @@ class SimCLRTrainer(BaseTrainer):
         with torch.autocast(self.device.type, dtype=self.ampDtype, enabled=self.useAmp):
             _, z = self.forwardModel(images)                                      # [2B, outChNo]
             zA, zB = z.chunk(2)
-            loss, logits, targets = self.lossFn(zA, zB, return_logits=True)
+            loss = self.lossFn(zA, zB)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"the loss is {loss.item()} at epoch {self.epoch + 1}, step {self.globalStep + 1}; lower "
@@ -282,7 +283,8 @@ class SimCLRTrainer(BaseTrainer):
         self.scaler.update()
         if self.scheduler is not None and self.schedPerStep:
             self.scheduler.step()
-        stats = torch.stack([loss.detach().float(), (logits.argmax(dim=1) == targets).float().mean()])
+        # This process's pairs only (also under torchrun): a monitor, independent of how the loss is written.
+        stats = torch.stack([loss.detach().float(), positive_pair_top1(zA.detach(), zB.detach())])
         if self.distributed:
             dist.all_reduce(stats)
             stats /= self.worldSize

@@ -114,8 +114,9 @@ class BatchImageTransforms:
         def uniform(*shape):
             return torch.rand(*shape, generator=generator, dtype=torch.float64)
 
-        s = self.jitterStrength
         params = {"box": self.sample_boxes(n, height, width, generator)}
+        # --- Task 1 begin: the batched recipe's random choices (optional, for data.augDevice cuda) ---
+        s = self.jitterStrength
         params["flip"] = uniform(n) < 0.5
         low = max(0.0, 1 - 0.8 * s)
         factors = low + (1 + 0.8 * s - low) * uniform(n, 3)                # brightness, contrast, saturation
@@ -127,6 +128,7 @@ class BatchImageTransforms:
         params["gray"] = uniform(n) < 0.2
         sigma = 0.1 + 1.9 * uniform(n)
         params["sigma"] = torch.where(uniform(n) < 0.5, sigma, 0.0).float() if self.blur else torch.zeros(n)
+        # --- Task 1 end ---
         return params
 
     def sample_boxes(self, n: int, height: int, width: int,

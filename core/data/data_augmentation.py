@@ -18,17 +18,20 @@ OpenCV image first: ``cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)``).
 Grayscale or RGBA input is converted to 3 channels.
 Output: two ``float32`` tensors ``[3, imgSize, imgSize]``.
 
-Two backends give the same recipe: ``'torchvision'`` (transforms.v2 on PIL
-images) and ``'albumentations'`` (OpenCV on numpy arrays). Both draw their
-randomness from ``torch``'s generator, so ``torch.manual_seed`` makes them
-reproducible and each DataLoader worker gets its own stream. ``'auto'`` (the
-default) picks albumentations, 1.5-4x faster here (``benchmarks/bench_augment.py``),
-and falls back to torchvision when albumentations is missing or its recipe is
-not written yet (the optional part of the starter's Task 1).
+Two backends give the same recipe: ``'torchvision'`` (transforms on PIL
+images) and ``'albumentations'`` (OpenCV on numpy arrays); the tutorial asks for
+either one. Both draw their randomness from ``torch``'s generator, so
+``torch.manual_seed`` makes them reproducible and each DataLoader worker gets its
+own stream. ``'auto'`` (the default) picks albumentations, 1.5-4x faster here
+(``benchmarks/bench_augment.py``), and falls back to torchvision when
+albumentations is missing or its view is not written.
+
+``imgSize`` is an int (square views) or an ``(H, W)`` pair; each view's
+pipeline receives it as an ``(H, W)`` pair.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import random
 
@@ -85,15 +88,31 @@ def to_rgb_tensor(image: ImageLike) -> Tensor:
     return torch.from_numpy(to_rgb_array(image)).permute(2, 0, 1)
 
 
-def blur_kernel_size(imgSize: int) -> int:
-    """Odd kernel side of about 10% of the image side (paper, Appendix A)."""
-    return max(3, int(0.1 * imgSize) // 2 * 2 + 1)
+def image_size(imgSize: Union[int, Sequence[int]]) -> Tuple[int, int]:
+    """``imgSize`` (an int, or an ``(H, W)`` pair as the original repository passes it) -> ``(H, W)``.
+
+    Raises:
+        ValueError: not a positive int or a pair of positive ints.
+    """
+    pair = (imgSize, imgSize) if isinstance(imgSize, (int, np.integer)) else imgSize
+    try:
+        height, width = pair
+        ok = all(not isinstance(v, bool) and int(v) == v and v >= 1 for v in (height, width))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"imgSize={imgSize!r} must be a positive integer or an (H, W) pair of them")
+    return int(height), int(width)
 
 
-def check_recipe(imgSize: int, jitterStrength: float, minScale: float) -> None:
+def blur_kernel_size(imgSize: Union[int, Sequence[int]]) -> int:
+    """Odd kernel side of about 10% of the (shorter) image side (paper, Appendix A)."""
+    return max(3, int(0.1 * min(image_size(imgSize))) // 2 * 2 + 1)
+
+
+def check_recipe(imgSize: Union[int, Sequence[int]], jitterStrength: float, minScale: float) -> None:
     """Raise ``ValueError`` naming the first recipe argument out of its range."""
-    if int(imgSize) != imgSize or imgSize < 1:
-        raise ValueError(f"imgSize={imgSize!r} must be a positive integer")
+    image_size(imgSize)
     if not 0 <= float(jitterStrength) <= 2:
         raise ValueError(f"jitterStrength={jitterStrength!r} must be in [0, 2]")
     if not 0 < float(minScale) <= 1:
@@ -104,28 +123,29 @@ class ImageTransforms:
     """Callable producing two independently augmented views of one image.
 
     Args:
-        imgSize: side of the square output views, in pixels.
+        imgSize: side of the square output views in pixels, or their ``(H, W)``.
         backend: ``'auto'``, ``'torchvision'`` or ``'albumentations'``.
         jitterStrength: color distortion strength s (1.0 for ImageNet, 0.5 for
             CIFAR-10 in the paper, Appendix B.9).
         minScale: smallest crop area, as a fraction of the image (0.08).
-        blur: Gaussian blur on/off; ``None`` turns it on for ``imgSize >= 64``.
+        blur: Gaussian blur on/off; ``None`` turns it on from 64 px (shorter side).
 
     Example:
         >>> augModule = ImageTransforms(32)
         >>> view1, view2 = augModule(image)   # each [3, 32, 32], float32
     """
 
-    def __init__(self, imgSize: int, backend: str = "auto", jitterStrength: float = 1.0,
+    def __init__(self, imgSize: Union[int, Sequence[int]], backend: str = "auto", jitterStrength: float = 1.0,
                  minScale: float = 0.08, blur: Optional[bool] = None):
         check_recipe(imgSize, jitterStrength, minScale)
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r} is not supported; accepted: {list(BACKENDS)}")
-        self.imgSize = int(imgSize)
+        self.size = image_size(imgSize)                       # (H, W)
+        self.imgSize = self.size[0] if self.size[0] == self.size[1] else self.size
         self.backend = backend
         self.jitterStrength = float(jitterStrength)
         self.minScale = float(minScale)
-        self.blur = self.imgSize >= BLUR_MIN_SIZE if blur is None else bool(blur)
+        self.blur = min(self.size) >= BLUR_MIN_SIZE if blur is None else bool(blur)
         if backend == "auto":
             self.backend = self._auto_backend()
         self.firstAugTrans = self.get_first_aug()
@@ -141,18 +161,17 @@ class ImageTransforms:
 
     def _auto_backend(self) -> str:
         try:
-            AlbumentationsView(self.imgSize, self.jitterStrength, self.minScale, self.blur)
+            AlbumentationsView(self.size, self.jitterStrength, self.minScale, self.blur)
             return "albumentations"
         except (ImportError, NotImplementedError):
             return "torchvision"
 
     def _build_view(self) -> Callable[[ImageLike], Tensor]:
-        if self.backend == "torchvision":
-            return TorchvisionView(self.imgSize, self.jitterStrength, self.minScale, self.blur)
-        return AlbumentationsView(self.imgSize, self.jitterStrength, self.minScale, self.blur)
+        view = TorchvisionView if self.backend == "torchvision" else AlbumentationsView
+        return view(self.size, self.jitterStrength, self.minScale, self.blur)
 
     def __call__(self, image: ImageLike) -> Tuple[Tensor, Tensor]:
-        """``image`` (PIL or ``[H, W, C]`` uint8) -> two views ``[3, imgSize, imgSize]``."""
+        """``image`` (PIL or ``[H, W, C]`` uint8) -> two views ``[3, H, W]`` (``imgSize``)."""
         firstAug = self.firstAugTrans(image)
         secondAug = self.secondAugTrans(image)
         return firstAug, secondAug
@@ -164,14 +183,20 @@ class ImageTransforms:
 
 
 class TorchvisionView:
-    """One SimCLR view with ``torchvision.transforms.v2``.
+    """One SimCLR view with torchvision's transforms (v2 here; v1 works as well).
 
     The pipeline receives an RGB PIL image: for small images PIL's crop/resize
     and color operations are faster than the tensor kernels (measured in
     ``benchmarks/bench_augment.py``); it ends with the conversion to a tensor.
+
+    Args:
+        imgSize: ``(H, W)`` of the output view.
+        s: color distortion strength.
+        minScale: smallest crop area, as a fraction of the image.
+        blur: whether the recipe includes the Gaussian blur.
     """
 
-    def __init__(self, imgSize: int, s: float, minScale: float, blur: bool):
+    def __init__(self, imgSize: Tuple[int, int], s: float, minScale: float, blur: bool):
         # --- Task 1 begin: the torchvision view recipe (paper, Appendix A) ---
         steps = [
             v2.RandomResizedCrop(imgSize, scale=(minScale, 1.0), antialias=True),
@@ -197,14 +222,17 @@ class TorchvisionView:
 
 
 class AlbumentationsView:
-    """One SimCLR view with albumentations (OpenCV) on ``[H, W, 3]`` uint8 arrays."""
+    """One SimCLR view with albumentations (OpenCV) on ``[H, W, 3]`` uint8 arrays.
 
-    def __init__(self, imgSize: int, s: float, minScale: float, blur: bool):
+    Takes the same arguments as ``TorchvisionView``.
+    """
+
+    def __init__(self, imgSize: Tuple[int, int], s: float, minScale: float, blur: bool):
         import albumentations as A  # imported here: only this backend needs it
 
         # --- Task 1 begin: the albumentations view recipe (paper, Appendix A) ---
         steps = [
-            A.RandomResizedCrop(size=(imgSize, imgSize), scale=(minScale, 1.0)),
+            A.RandomResizedCrop(size=imgSize, scale=(minScale, 1.0)),
             A.HorizontalFlip(p=0.5),
             A.ColorJitter(brightness=0.8 * s, contrast=0.8 * s, saturation=0.8 * s,
                           hue=0.2 * s, p=0.8),

@@ -10,14 +10,28 @@ from train.config import load_config
 
 @pytest.mark.task1  # builds Task 1's ImageTransforms
 def test_cpu_augments_each_image_in_the_dataset():
-    cfg = load_config(None, ["data.imgSize", "16", "data.augBackend", "torchvision"])
+    cfg = load_config(None, ["data.imgSize", "16"])
     transform, batched = build_augmentation(cfg.data, torch.device("cpu"))
     assert isinstance(transform, ImageTransforms) and batched is None
     pair = [torch.zeros(4, 3, 16, 16), torch.ones(4, 3, 16, 16)]
     assert [v.shape for v in views_on_device(pair, None, torch.device("cpu"))] == [(4, 3, 16, 16)] * 2
 
 
+@pytest.mark.task1
+def test_cuda_without_the_batched_recipe_falls_back_to_task_1(caplog, monkeypatch):
+    def unwritten(self, *args, **kwargs):
+        raise NotImplementedError("Task 1 (optional, batched views): not written")
+
+    monkeypatch.setattr(BatchImageTransforms, "sample_params", unwritten)
+    cfg = load_config(None, ["data.imgSize", "16", "data.augDevice", "cuda"])
+    transform, batched = build_augmentation(cfg.data, torch.device("cpu"))
+    assert isinstance(transform, ImageTransforms) and batched is None
+    assert "batched recipe (optional part of Task 1" in caplog.text
+
+
+@pytest.mark.task1_optional
 def test_cuda_batches_the_augmentation_on_the_device(caplog):
+    BatchImageTransforms(16).sample_params(1, 8, 8)   # the optional recipe: skips here until it is written
     cfg = load_config(None, ["data.imgSize", "16", "data.augDevice", "cuda", "data.blur", "on"])
     transform, batched = build_augmentation(cfg.data, torch.device("cpu"))
     assert isinstance(transform, LoadTransform) and isinstance(batched, BatchImageTransforms) and batched.blur

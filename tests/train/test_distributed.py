@@ -10,10 +10,32 @@ import torch.multiprocessing as mp
 
 from core.nn.loss import NTXent
 from core.nn.utils.checkpoint import list_checkpoints, load_checkpoint
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, distributed_loss_missing
 
-pytestmark = pytest.mark.pipeline
+# The multi-GPU loss is Task 4's optional part: these tests skip until it is written.
+pytestmark = [pytest.mark.pipeline, pytest.mark.task4_optional]
 WORLD = 2
+
+
+@pytest.fixture(autouse=True)
+def _needs_the_distributed_loss():
+    missing = distributed_loss_missing()
+    if missing:
+        pytest.skip(f"Task 4 optional part not written: {missing}")
+
+
+def test_distributed_loss_at_world_size_one_is_ntxent(monkeypatch):
+    from core.nn.loss import nt_xent_distributed as mod
+
+    monkeypatch.setattr(mod, "is_distributed", lambda: True)
+    monkeypatch.setattr(mod, "world_size", lambda: 1)
+    monkeypatch.setattr(mod, "rank", lambda: 0)
+    monkeypatch.setattr(mod, "gather_with_grad", lambda t: t)
+    zA, zB = torch.randn(5, 8), torch.randn(5, 8)
+    got, want = mod.DistributedNTXent(0.5)(zA, zB).item(), NTXent(0.5)(zA, zB).item()
+    assert got == pytest.approx(want, rel=1e-6), (
+        f"Task 4 (optional): with one process the distributed loss should equal NTXent ({want:.5f}), got "
+        f"{got:.5f}: score your 2B anchors against all 2WB candidates, masking each anchor's own column")
 
 
 def init(rank, tmp):
@@ -43,9 +65,9 @@ def loss_worker(rank, tmp):
     batch = zA.shape[0] // WORLD
     mineA = zA[rank * batch:(rank + 1) * batch].clone().requires_grad_()
     mineB = zB[rank * batch:(rank + 1) * batch].clone().requires_grad_()
-    loss, logits, targets = DistributedNTXent(0.5)(mineA, mineB, return_logits=True)
+    loss = DistributedNTXent(0.5)(mineA, mineB)
     loss.backward()
-    torch.save({"loss": loss.detach(), "gA": mineA.grad, "gB": mineB.grad, "logits": logits.shape},
+    torch.save({"loss": loss.detach(), "gA": mineA.grad, "gB": mineB.grad},
                f"{tmp}/rank{rank}.pt")
     finish()
 
@@ -59,7 +81,6 @@ def test_distributed_loss_equals_the_single_process_loss(tmp_path):
     full = NTXent(0.5)(fullA, fullB)
     full.backward()
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(WORLD)]
-    assert ranks[0]["logits"] == (6, 12)  # own 2B anchors x all 2WB candidates
     # Each rank scores its own anchors; the mean over ranks is the loss on the whole batch.
     assert torch.stack([r["loss"] for r in ranks]).mean().item() == pytest.approx(full.item(), abs=1e-5)
     # The gather sums gradients over ranks, so each rank holds W x the single-process gradient of its

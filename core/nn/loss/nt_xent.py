@@ -11,17 +11,22 @@ vectors are negatives:
 
 with ``sim`` the cosine similarity and ``t`` the temperature. The loss is the
 mean of ``l`` over all 2B anchors. This is a 2B-way classification of "which
-column is my positive", so it is computed as a cross-entropy over the
-``[2B, 2B]`` similarity matrix with the diagonal (self-similarity) masked out.
+column is my positive", so this reference computes it as a cross-entropy over
+the ``[2B, 2B]`` similarity matrix with the diagonal (self-similarity) masked
+out. Any correct form is fine for the tutorial (a loop, a mask, ``logsumexp``);
+the optional part is efficiency: no ``[2B, 2B, D]`` tensor, and what depends
+only on B (the positive index, a mask) built once per batch size.
 """
 from __future__ import annotations
 
 import math
-from typing import Dict, Tuple, Union
+from typing import Dict, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+INDEX_CACHE_SIZE = 8  # batch sizes remembered (the last, smaller batch adds one per epoch)
 
 
 class NTXent(nn.Module):
@@ -34,7 +39,6 @@ class NTXent(nn.Module):
     Example:
         >>> loss = NTXent(0.5)
         >>> value = loss(zA, zB)           # zA, zB: [B, D] -> scalar
-        >>> value, logits, targets = loss(zA, zB, return_logits=True)
     """
 
     def __init__(self, temperature: float = 0.5):
@@ -43,34 +47,19 @@ class NTXent(nn.Module):
         if not math.isfinite(temperature) or temperature <= 0:
             raise ValueError(f"temperature={temperature!r} must be a finite number > 0")
         self.temperature = temperature
-        # (B, device) -> positive index [2B]; the tutorial's optional task: do not
-        # rebuild it for every batch.
-        self._indexCache: Dict[Tuple[int, str], Tensor] = {}
+        # For the tutorial's optional part: tensors that depend only on (B, device),
+        # kept between calls instead of being rebuilt for every batch.
+        self._cache: Dict[Tuple[int, str], Tensor] = {}
 
-    def _positive_index(self, batch: int, device: torch.device) -> Tensor:
-        """The ``[2B]`` column of each row's positive (row i <-> row i + B), cached per (B, device)."""
-        key = (batch, str(device))
-        if key not in self._indexCache:
-            if len(self._indexCache) >= 8:      # the last, smaller batch adds one entry per epoch
-                self._indexCache.clear()
-            # --- Task 4 begin: the positive index (build once per batch size and device) ---
-            targets = torch.arange(2 * batch, device=device).roll(batch)           # [2B]: i -> i +- B
-            # --- Task 4 end ---
-            self._indexCache[key] = targets
-        return self._indexCache[key]
-
-    def forward(self, zA: Tensor, zB: Tensor, return_logits: bool = False
-                ) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
+    def forward(self, zA: Tensor, zB: Tensor) -> Tensor:
         """Compute the loss.
 
         Args:
             zA: projections of the first views, ``[B, D]``.
             zB: projections of the second views, ``[B, D]``; row i pairs with ``zA[i]``.
-            return_logits: also return the detached ``[2B, 2B]`` logits and the
-                ``[2B]`` positive indices (for the positive-pair accuracy).
 
         Returns:
-            The scalar loss, or ``(loss, logits, targets)``.
+            The scalar loss (float32, also under autocast).
 
         Raises:
             ValueError: the inputs are not two 2-D tensors of the same shape.
@@ -87,11 +76,13 @@ class NTXent(nn.Module):
             z = F.normalize(z, dim=1) * self.temperature ** -0.5        # [2B, D]
             logits = z @ z.t()                                          # [2B, 2B]: sim(i, k) / t
             logits.fill_diagonal_(float("-inf"))                        # mask self-similarity: k != i
-            targets = self._positive_index(batch, z.device)             # [2B]
-            loss = F.cross_entropy(logits, targets)                     # mean over the 2B anchors
+            key = (batch, str(z.device))
+            if key not in self._cache:                                  # the optional part: once per B
+                if len(self._cache) >= INDEX_CACHE_SIZE:
+                    self._cache.clear()
+                self._cache[key] = torch.arange(2 * batch, device=z.device).roll(batch)  # [2B]: i -> i +- B
+            loss = F.cross_entropy(logits, self._cache[key])           # mean over the 2B anchors
         # --- Task 4 end ---
-        if return_logits:
-            return loss, logits.detach(), targets
         return loss
 
     @staticmethod

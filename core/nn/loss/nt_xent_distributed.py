@@ -12,8 +12,6 @@ which divides it back: the update is exactly the single-process one.
 """
 from __future__ import annotations
 
-from typing import Tuple, Union
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -25,10 +23,10 @@ from core.nn.loss.nt_xent import NTXent
 class DistributedNTXent(NTXent):
     """``NTXent`` whose negatives come from all processes; plain ``NTXent`` outside torchrun."""
 
-    def forward(self, zA: Tensor, zB: Tensor, return_logits: bool = False
-                ) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
+    def forward(self, zA: Tensor, zB: Tensor) -> Tensor:
+        """``zA, zB [B, D]`` (this process's share) -> the scalar loss of this process's 2B anchors."""
         if not is_distributed():
-            return super().forward(zA, zB, return_logits)
+            return super().forward(zA, zB)
         self.check_inputs(zA, zB)
         # --- Task 4 begin: the distributed NT-Xent (optional) ---
         batch, world, me = zA.shape[0], world_size(), rank()
@@ -46,6 +44,4 @@ class DistributedNTXent(NTXent):
             logits = logits.index_put((rows, selfCols), torch.tensor(float("-inf"), device=zA.device))
             loss = F.cross_entropy(logits, targets)
         # --- Task 4 end ---
-        if return_logits:
-            return loss, logits.detach(), targets
         return loss

@@ -46,8 +46,12 @@ class MLP(nn.Module, Configurable):
         if any(int(c) != c or c < 1 for c in cfg):
             raise ValueError(f"layerCfg={self.layerCfg!r} must be a list of positive integers")
         self.layerCfg = [int(c) for c in cfg]
-        if not 0.0 <= float(self.dropRate) < 1.0:
-            raise ValueError(f"dropRate={self.dropRate!r} must be in [0, 1)")
+        if self.dropRate is None:          # the original tutorial's config writes None for "no dropout"
+            self.dropRate = 0.0
+        if self.dropLayers is None:
+            self.dropLayers = 0
+        if isinstance(self.dropRate, bool) or not 0.0 <= float(self.dropRate) < 1.0:
+            raise ValueError(f"dropRate={self.dropRate!r} must be in [0, 1) (or None: no dropout)")
         if not 0 <= int(self.dropLayers) <= len(self.layerCfg):
             raise ValueError(f"dropLayers={self.dropLayers!r} must be between 0 and "
                              f"len(layerCfg)={len(self.layerCfg)}")

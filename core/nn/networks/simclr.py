@@ -10,10 +10,14 @@ Representations", ICML 2020, Sec. 2.1 and Fig. 2.
   better on ``z`` than on ``h``, Sec. 4.2).
 
 ``forward(x)`` returns both: ``h, z = model(x)``.
+
+Build it with keywords, ``SimCLR(3, 512, 128, baseChNo=16).build()``, or from a
+config as the original tutorial does, ``SimCLR(cfg).build()`` (the whole config
+or its ``model`` section: ``inChNo``, ``latentChNo``, ``outChNo`` and ``kwargs``).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Mapping, Tuple
 
 from torch import Tensor, nn
 
@@ -26,7 +30,8 @@ class SimCLR(nn.Module, Configurable):
     """Encoder + projection head.
 
     Args:
-        inChNo: image channels (3 for RGB).
+        inChNo: image channels (3 for RGB); or a config (``cfg`` or ``cfg.model``)
+            holding ``inChNo``, ``latentChNo``, ``outChNo`` and ``kwargs``.
         latentChNo: size of the representation ``h`` (512 for a ResNet-18).
         outChNo: size of the projection ``z`` (the paper uses 128).
         **hparams: overrides of ``SimCLR.DEFAULTS``.
@@ -56,47 +61,88 @@ class SimCLR(nn.Module, Configurable):
         "dropLayers": 0,
     }
 
-    def __init__(self, inChNo: int = 3, latentChNo: int = 512, outChNo: int = 128, **hparams):
+    def __init__(self, inChNo: Any = 3, latentChNo: int = 512, outChNo: int = 128, **hparams):
         super().__init__()
+        if isinstance(inChNo, Mapping):
+            inChNo, latentChNo, outChNo, fromConfig = sizes_from_config(inChNo)
+            hparams = {**fromConfig, **hparams}
         sizes = positive_ints(inChNo=inChNo, latentChNo=latentChNo, outChNo=outChNo)
         self.inChNo, self.latentChNo, self.outChNo = sizes["inChNo"], sizes["latentChNo"], sizes["outChNo"]
         self.configure(**hparams)
 
+    @property
+    def mlpLayer(self) -> List[int]:
+        """The original tutorial's name for ``mlpLayers`` (its hint writes ``layerCfg = self.mlpLayer``)."""
+        return self.mlpLayers
+
     def build(self) -> "SimCLR":
         """Create the encoder and the projection head; returns ``self``."""
-        # --- Task 2 begin: the encoder, x [B, C, H, W] -> h [B, latentChNo] ---
-        self.encoder = ResNet(
-            inChNo=self.inChNo,
-            outChNo=self.latentChNo,
-            archType=self.archType,
-            baseChNo=self.baseChNo,
-            firstKernelSize=self.firstKernelSize,
-            strides=self.encoderStrides,
-            downType=self.downType,
-            norm=self.norm,
-            normKwargs=self.normKwargs,
-            activ=self.activ,
-            activKwargs=self.activKwargs,
-            lastPool=True,
-        ).build()
-        # --- Task 2 end ---
-        # --- Task 3 begin: the projection head, h [B, latentChNo] -> z [B, outChNo] ---
-        self.project = MLP(
-            inChNo=self.latentChNo,
-            outChNo=self.outChNo,
-            layerCfg=self.mlpLayers,
-            useBias=self.useBias,
-            norm=self.projNorm,
-            normKwargs=self.projNormKwargs,
-            activ=self.activ,
-            activKwargs=self.activKwargs,
-            dropRate=self.dropRate,
-            dropLayers=self.dropLayers,
-            lastActiv=None,
-            lastActivKwargs={},
-        ).build()
-        # --- Task 3 end ---
+        # The hyperparameters this project adds to the tutorial's list reach ResNet and MLP as
+        # defaults here, so a build written from the tutorial's hint (which does not pass them)
+        # still gets the configured width and stem; check_added_arguments() catches the rest.
+        with ResNet.using_defaults(baseChNo=self.baseChNo, firstKernelSize=self.firstKernelSize,
+                                   downType=self.downType), \
+                MLP.using_defaults(norm=self.projNorm, normKwargs=self.projNormKwargs):
+            # --- Task 2 begin: the encoder, x [B, C, H, W] -> h [B, latentChNo] ---
+            self.encoder = ResNet(
+                inChNo=self.inChNo,
+                outChNo=self.latentChNo,
+                archType=self.archType,
+                baseChNo=self.baseChNo,
+                firstKernelSize=self.firstKernelSize,
+                strides=self.encoderStrides,
+                downType=self.downType,
+                norm=self.norm,
+                normKwargs=self.normKwargs,
+                activ=self.activ,
+                activKwargs=self.activKwargs,
+                lastPool=True,
+            ).build()
+            # --- Task 2 end ---
+            # --- Task 3 begin: the projection head, h [B, latentChNo] -> z [B, outChNo] ---
+            self.project = MLP(
+                inChNo=self.latentChNo,
+                outChNo=self.outChNo,
+                layerCfg=self.mlpLayers,
+                useBias=self.useBias,
+                norm=self.projNorm,
+                normKwargs=self.projNormKwargs,
+                activ=self.activ,
+                activKwargs=self.activKwargs,
+                dropRate=self.dropRate,
+                dropLayers=self.dropLayers,
+                lastActiv=None,
+                lastActivKwargs={},
+            ).build()
+            # --- Task 3 end ---
+        self.check_added_arguments()
         return self
+
+    def check_added_arguments(self) -> None:
+        """Refuse a model that lost a hyperparameter this project adds to the tutorial's list.
+
+        The tutorial's hint hard-codes ``downType='maxpool'`` and a head without
+        normalization; a config asking for something else must fail loudly, not
+        train another network.
+
+        Raises:
+            ValueError: naming the hyperparameter, the configured and the built value.
+        """
+        encoder, head = getattr(self, "encoder", None), getattr(self, "project", None)
+        checks = []
+        if isinstance(encoder, ResNet):
+            checks += [("Task 2", "baseChNo", self.baseChNo, encoder.baseChNo, "ResNet"),
+                       ("Task 2", "firstKernelSize", self.firstKernelSize, encoder.firstKernelSize, "ResNet")]
+            if int(self.encoderStrides[1]) > 1:  # the stem pool exists only then
+                checks.append(("Task 2", "downType", self.downType, encoder.downType, "ResNet"))
+        if isinstance(head, MLP):
+            checks += [("Task 3", "projNorm", self.projNorm, head.norm, "MLP as norm"),
+                       ("Task 3", "projNormKwargs", dict(self.projNormKwargs or {}), dict(head.normKwargs or {}),
+                        "MLP as normKwargs")]
+        for task, name, wanted, built, where in checks:
+            if wanted != built and not (isinstance(wanted, int) and str(wanted) == str(built)):
+                raise ValueError(f"{task}: SimCLR was configured with {name}={wanted!r} but the model was built "
+                                 f"with {built!r}; pass self.{name} to {where} in SimCLR.build")
 
     def forward(self, inTensor: Tensor) -> Tuple[Tensor, Tensor]:
         """``inTensor [B, C, H, W] -> (h [B, latentChNo], z [B, outChNo])``."""
@@ -142,3 +188,24 @@ class SimCLR(nn.Module, Configurable):
             {"params": decay, "lr": baseLr},
             {"params": noDecay, "lr": baseLr, "weight_decay": 0.0, "lars_exclude": True},
         ]
+
+
+def sizes_from_config(cfg: Mapping) -> Tuple[Any, Any, Any, Dict[str, Any]]:
+    """``(inChNo, latentChNo, outChNo, kwargs)`` from a config or its ``model`` section.
+
+    Raises:
+        ValueError: a size is missing (names it).
+    """
+    section = cfg["model"] if "model" in cfg else cfg
+    missing = [key for key in ("inChNo", "latentChNo", "outChNo") if key not in section]
+    if missing:
+        raise ValueError(f"SimCLR(cfg): the config has no model.{missing[0]}; pass the whole config or its "
+                         "model section (inChNo, latentChNo, outChNo, kwargs)")
+    return section["inChNo"], section["latentChNo"], section["outChNo"], plain(section.get("kwargs") or {})
+
+
+def plain(value: Any) -> Any:
+    """Nested mappings (e.g. yacs ``CfgNode``) as plain dicts."""
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    return value

@@ -9,7 +9,8 @@ attribute, so ``self.norm`` or ``self.archType`` read naturally in ``build()``.
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar, Dict
+from contextlib import contextmanager
+from typing import Any, ClassVar, Dict, Iterator
 
 
 class Configurable:
@@ -20,6 +21,32 @@ class Configurable:
     """
 
     DEFAULTS: ClassVar[Dict[str, Any]] = {}
+    _contextDefaults: ClassVar[Dict[str, Any]] = {}
+
+    @classmethod
+    @contextmanager
+    def using_defaults(cls, **values: Any) -> Iterator[None]:
+        """Within the block, ``values`` replace ``DEFAULTS`` for this class; explicit keywords still win.
+
+        ``SimCLR.build`` uses it so that the hyperparameters this project adds to the
+        original tutorial (``baseChNo``, ...) reach the encoder even when the code in
+        the task region does not pass them.
+
+        Raises:
+            ValueError: a name that is not a declared hyperparameter.
+        """
+        unknown = sorted(set(values) - set(cls.DEFAULTS))
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown hyperparameter(s) {unknown}; accepted: {sorted(cls.DEFAULTS)}")
+        saved = cls.__dict__.get("_contextDefaults")
+        cls._contextDefaults = {**cls._contextDefaults, **values}
+        try:
+            yield
+        finally:
+            if saved is None:
+                del cls._contextDefaults
+            else:
+                cls._contextDefaults = saved
 
     def configure(self, **kwargs: Any) -> None:
         """Apply keyword overrides on top of ``DEFAULTS`` and validate them.
@@ -34,6 +61,7 @@ class Configurable:
                 f"accepted: {sorted(self.DEFAULTS)}"
             )
         params = copy.deepcopy(self.DEFAULTS)
+        params.update(copy.deepcopy(type(self)._contextDefaults))
         params.update(copy.deepcopy(kwargs))
         for name, value in params.items():
             setattr(self, name, value)

@@ -9,7 +9,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from core.data.batch_augmentation import (BatchImageTransforms, LoadTransform, adjust_brightness,
                                           adjust_contrast, adjust_hue, adjust_saturation, gaussian_blur)
-from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, TorchvisionView
+from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, ImageTransforms
 
 MEAN = torch.tensor(IMAGENET_MEAN)[:, None, None]
 STD = torch.tensor(IMAGENET_STD)[:, None, None]
@@ -94,6 +94,7 @@ def test_crop_boxes_follow_torchvision_random_resized_crop(height, width, minSca
     assert abs(area - theirArea) < 0.02
 
 
+@pytest.mark.task1_optional
 def test_every_image_draws_its_own_choices_at_the_recipe_rates():
     n = 8000
     params = BatchImageTransforms(32, jitterStrength=0.5, blur=True).sample_params(
@@ -114,9 +115,9 @@ def test_every_image_draws_its_own_choices_at_the_recipe_rates():
 
 
 def reference_views(images, s, minScale):
-    """Task 1's torchvision view, one image at a time (so in the starter this reports Task 1)."""
-    view = TorchvisionView(32, s, minScale, blur=False)
-    return torch.stack([view(image.permute(1, 2, 0).numpy()) for image in images])
+    """Task 1's view (the backend written), one image at a time."""
+    transform = ImageTransforms(32, backend="torchvision", jitterStrength=s, minScale=minScale, blur=False)
+    return torch.stack([transform.firstAugTrans(image.permute(1, 2, 0).numpy()) for image in images])
 
 
 def view_statistics(views):
@@ -126,7 +127,7 @@ def view_statistics(views):
             "contrast": views.std(dim=(2, 3)).mean(0), "gray": gray.float().mean()}
 
 
-@pytest.mark.task1  # the reference is Task 1's view: this also grades it
+@pytest.mark.task1_optional  # the reference is Task 1's torchvision view: needs it written
 @pytest.mark.parametrize("s, minScale", [(0.5, 0.08), (1.0, 0.3)])
 def test_views_have_the_statistics_of_the_torchvision_recipe(s, minScale):
     images = smooth_images(1500)
@@ -142,6 +143,7 @@ def test_views_have_the_statistics_of_the_torchvision_recipe(s, minScale):
         torch.testing.assert_close(ours[key], theirs[key], atol=0.04, rtol=0.05, msg=key)
 
 
+@pytest.mark.task1_optional
 def test_seeded_reproducible_and_views_differ():
     images = smooth_images(8)
     augment = BatchImageTransforms(32)
@@ -155,6 +157,7 @@ def test_seeded_reproducible_and_views_differ():
     assert len({views[i].sum().item() for i in range(8)}) == 8                # 8 different views
 
 
+@pytest.mark.task1_optional
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA device"))])
 def test_views_stay_on_the_input_device(device):

@@ -1,0 +1,83 @@
+"""Instructor-only: the NT-Xent formula as float64 loops, and the table the Task 4 tests grade against.
+
+The student's tests (``tests/core/nn/loss/test_nt_xent.py``) read precomputed
+values from ``nt_xent_cases.json`` instead of carrying an implementation of the
+loss (a starter must hold no working solution). This file writes that table:
+
+    python -m tests.core.starter.nt_xent_reference     # rewrite the JSON
+
+and ``test_reference_tables.py`` checks that the stored table still equals it.
+Each case also stores the values of common mistakes, so a wrong result can be
+named ("does a view count as its own negative?").
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+TABLE = Path(__file__).resolve().parents[1] / "nn" / "loss" / "nt_xent_cases.json"
+BATCHES, DIMS, TEMPERATURES = (1, 2, 5, 64), (3, 128), (0.05, 0.5, 1.0)
+GRAD_CASE = dict(batch=3, dim=4, temperature=0.5, seed=7)
+
+
+def case_inputs(batch: int, dim: int, seed: int):
+    """The inputs of a table case: ``zA, zB [batch, dim]`` float32 from a seeded CPU generator."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(batch, dim, generator=gen), torch.randn(batch, dim, generator=gen)
+
+
+def loop_loss(zA, zB, temperature, variant="correct"):
+    """Eq. (1) of the paper averaged over anchors, in float64 loops; ``variant`` names a mistake."""
+    z = torch.cat([zA, zB]).double()
+    n, batch = z.shape[0], zA.shape[0]
+
+    def sim(i, k):
+        if variant == "no_normalization":
+            return torch.dot(z[i], z[k])
+        return torch.dot(z[i], z[k]) / (z[i].norm() * z[k].norm())
+
+    def scaled(value):
+        return value * temperature if variant == "temperature_multiplied" else value / temperature
+
+    terms = []
+    for i in range(n):
+        j = (i + batch) % n
+        others = [k for k in range(n) if k != i or variant == "no_mask"]
+        logDenominator = torch.logsumexp(torch.stack([scaled(sim(i, k)) for k in others]), dim=0)
+        terms.append(logDenominator - scaled(sim(i, j)))
+    if variant == "one_direction":
+        return torch.stack(terms[:batch]).mean()
+    if variant == "mean_over_b":
+        return torch.stack(terms).sum() / batch
+    return torch.stack(terms).mean()
+
+
+VARIANTS = ("no_mask", "temperature_multiplied", "no_normalization", "mean_over_b", "one_direction")
+
+
+def build_table():
+    cases = []
+    for batch in BATCHES:
+        for dim in DIMS:
+            for temperature in TEMPERATURES:
+                seed = batch * 1000 + dim * 10 + int(temperature * 100)
+                zA, zB = case_inputs(batch, dim, seed)
+                row = dict(batch=batch, dim=dim, temperature=temperature, seed=seed,
+                           loss=loop_loss(zA, zB, temperature).item())
+                row["mistakes"] = {v: loop_loss(zA, zB, temperature, v).item() for v in VARIANTS}
+                cases.append(row)
+    g = GRAD_CASE
+    zA, zB = case_inputs(g["batch"], g["dim"], g["seed"])
+    zA, zB = zA.double().requires_grad_(), zB.double().requires_grad_()
+    loop_loss(zA, zB, g["temperature"]).backward()
+    grad = dict(g, gradA=zA.grad.tolist(), gradB=zB.grad.tolist())
+    return {"about": "NT-Xent values from float64 loops of the paper's Eq. (1); written by "
+                     "tests/core/starter/nt_xent_reference.py in the instructor's repository",
+            "cases": cases, "gradient": grad}
+
+
+if __name__ == "__main__":
+    TABLE.write_text(json.dumps(build_table(), indent=1) + "\n")
+    print(f"wrote {TABLE}")
