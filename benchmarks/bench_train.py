@@ -3,8 +3,9 @@
     python benchmarks/bench_train.py -l assets/experiments/base_simclr.yaml --steps 20
     python benchmarks/bench_train.py -l assets/experiments/quickstart.yaml --device cpu
 
-For each mode: images/s of full optimizer steps (both views forward, NT-Xent,
-backward, Adam), with the data path excluded (one augmented batch reused, on
+For each mode: images/s of the trainer's own optimizer step (``train.step.TrainStep``:
+both views forward, NT-Xent, backward, Adam), with the model from
+``train.builders.build_model``, and the data path excluded (one augmented batch reused, on
 the device) and included (the DataLoader with the config's augmentation and
 workers), and the epoch time this gives for CIFAR-10's 50,000 images. The data
 path alone (loading, two-view augmentation, collation, copy to the device; no
@@ -31,10 +32,13 @@ from torch.utils.data import DataLoader  # noqa: E402
 from benchmarks.machine import device_name, versions  # noqa: E402
 from benchmarks.timing import sync, table  # noqa: E402
 from core.data.datasets import ArrayImages, DatasetError, build_dataset  # noqa: E402
+from core.data.samplers import EpochSampler  # noqa: E402
 from core.nn.loss import NTXent  # noqa: E402
-from core.nn.networks import SimCLR  # noqa: E402
 from train.augmentation import build_augmentation, views_on_device  # noqa: E402
+from train.builders import build_model, make_loader  # noqa: E402
 from train.config import load_config  # noqa: E402
+from train.optim import build_optimizer  # noqa: E402
+from train.step import TrainStep  # noqa: E402
 
 SHAPES = {"CIFAR10": 32, "CIFAR100": 32, "STL10": 96, "Digits": 8}
 MODES = ("fp32", "bf16", "bf16+channels_last", "bf16+channels_last+compile")
@@ -66,31 +70,18 @@ def view_maker(cfg, device: torch.device):
 
 
 def run_mode(cfg, mode, device, loader, views, batch, steps):
+    """Images/s of the trainer's own step (``train.step.TrainStep``) on one reused batch and on the loader."""
     torch.manual_seed(0)
-    m = cfg.model
-    model = SimCLR(m.inChNo, m.latentChNo, m.outChNo, **dict(m.kwargs)).build().init_weights().to(device)
+    model = build_model(cfg.model).to(device)
     channelsLast = "channels_last" in mode
     if channelsLast:
         model = model.to(memory_format=torch.channels_last)
     forward = torch.compile(model) if "compile" in mode else model
-    lossFn = NTXent(cfg.loss.temperature)
-    opt = torch.optim.Adam(model.get_params(cfg.optimizer.lr), lr=cfg.optimizer.lr)
-    useBf16 = "bf16" in mode
-
-    def step(views):
-        x = torch.cat(views).to(device, non_blocking=True)
-        if channelsLast:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=useBf16):
-            _, z = forward(x)
-            zA, zB = z.chunk(2)
-            loss = lossFn(zA, zB)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
+    opt = build_optimizer("Adam", model.get_params(cfg.optimizer.lr), cfg.optimizer.lr, 0.0, 0.9)
+    step = TrainStep(forward, NTXent(cfg.loss.temperature), opt, torch.amp.GradScaler(device.type, enabled=False),
+                     device, useAmp="bf16" in mode, ampDtype=torch.bfloat16, channelsLast=channelsLast)
     stream = batches(loader)
-    fixed = views(next(stream)[0])
+    fixed = [views(next(stream)[0]), None]   # two views already on the device: the data path excluded
     for _ in range(3 if "compile" in mode else 2):  # warm-up (and compilation)
         step(fixed)
     sync(device)
@@ -102,10 +93,16 @@ def run_mode(cfg, mode, device, loader, views, batch, steps):
     drain(stream, loader)
     start = time.perf_counter()
     for _ in range(steps):
-        step(views(next(stream)[0]))
+        step([views(next(stream)[0]), None])
     sync(device)
     with_data = steps * batch / (time.perf_counter() - start)
     return without, with_data
+
+
+def training_loader(cfg, data, batch: int, workers: int, device: torch.device) -> DataLoader:
+    """The trainer's training DataLoader (``train.builders.make_loader`` with its epoch sampler)."""
+    return make_loader(data, batch, workers, device, sampler=EpochSampler(len(data), seed=cfg.general.seed),
+                       generator=torch.Generator().manual_seed(0), train=True)
 
 
 def batches(loader: DataLoader) -> Iterator:
@@ -118,13 +115,6 @@ def drain(stream: Iterator, loader: DataLoader) -> None:
     """Take the batches the workers have queued, so that what follows is timed at their steady rate."""
     for _ in range(loader.num_workers * (loader.prefetch_factor or 0) + 1):
         next(stream)
-
-
-def make_loader(data, batch: int, workers: int, device: torch.device) -> DataLoader:
-    """The trainer's DataLoader settings."""
-    return DataLoader(data, batch_size=batch, shuffle=True, drop_last=True, num_workers=workers,
-                      pin_memory=device.type == "cuda", persistent_workers=workers > 0,
-                      prefetch_factor=4 if workers > 0 else None)
 
 
 def data_only(loader: DataLoader, views, device: torch.device, batch: int, steps: int) -> float:
@@ -159,7 +149,7 @@ def main() -> int:
     data, source = training_data(cfg, transform, minimum=max(batch * (args.steps + 4), 20000))
     if any(n < 0 for n in args.data_workers):
         parser.error(f"--data-workers {args.data_workers}: worker counts must be >= 0")
-    loader = make_loader(data, batch, d.numWorkers, device)
+    loader = training_loader(cfg, data, batch, d.numWorkers, device)
     print(f"# training step, {args.load}: batch {batch}, {d.imgSize} px, {d.numWorkers} workers, {augmentation} | "
           f"{device_name(device)} | {versions()}")
     print(f"# data: {source}")
@@ -177,7 +167,7 @@ def main() -> int:
 
     dataRows, fastest = [], max((float(r[1]) for r in rows if r[1][:1].isdigit()), default=None)
     for workers in dict.fromkeys([d.numWorkers, *args.data_workers]):
-        rate = data_only(loader if workers == d.numWorkers else make_loader(data, batch, workers, device),
+        rate = data_only(loader if workers == d.numWorkers else training_loader(cfg, data, batch, workers, device),
                          views, device, batch, args.steps)
         if fastest is None:
             verdict = ""

@@ -146,6 +146,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     parser.add_argument("--task", type=int, choices=[1, 2, 3, 4], help="grade one task; exit 0 only if it passes")
     parser.add_argument("--points", help="points of Tasks 1-4, e.g. 30,20,20,30 (default: the Classroom file)")
+    parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing test")
     args = parser.parse_args(argv)
     try:
         points = read_points(REPO_ROOT, args.points)
@@ -153,7 +154,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     markers = [f"task{args.task}"] if args.task else list(TASKS + OPTIONAL)
-    rows = summarize(run_tests(REPO_ROOT, markers), points, markers)
+    rows = summarize(run_tests(REPO_ROOT, markers, ["-x"] if args.exitfirst else []), points, markers)
     print_table(rows)
     if args.json:
         required = [r for r in rows if not r["optional"]]

@@ -18,6 +18,8 @@ from typing import Any, List, Optional, Sequence
 import yaml
 from yacs.config import CfgNode as CN
 
+from core.errors import UserInputError
+
 _C = CN()
 
 # ---------------------------------------------------------------- general
@@ -88,7 +90,7 @@ _C.log.tsneSamples = 1000             # validation images in the t-SNE figure
 _C.log.imagePairs = 8                 # augmented view pairs shown at the start of training
 
 
-class ConfigError(ValueError):
+class ConfigError(UserInputError):
     """A config file or override is invalid; the message names the key."""
 
 
@@ -105,6 +107,8 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
     """Check ``value`` against the default's type; ints are accepted for floats."""
     if key in ON_OFF_KEYS and isinstance(value, bool):
         return "on" if value else "off"
+    if value is None and isinstance(default, str):
+        return "None"   # --opts optimizer.scheduler None (literal_eval reads None) or YAML null
     if isinstance(default, CN):
         if not isinstance(value, dict):
             raise ConfigError(f"{key} must be a mapping, got {value!r}")
@@ -149,7 +153,7 @@ def read_yaml(path: str) -> dict:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}:{where} malformed YAML: {problem}") from None
+        raise ConfigError(f"{path}:{where} malformed YAML: {problem}") from err
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -175,13 +179,15 @@ def parse_opts(opts: Sequence[str]) -> dict:
     return nested
 
 
-def load_config(path: Optional[str] = None, opts: Sequence[str] = ()) -> CN:
-    """Defaults, then the YAML at ``path``, then ``--opts`` overrides; frozen.
+def load_config(path: Optional[str] = None, opts: Sequence[str] = (), base: Optional[dict] = None) -> CN:
+    """Defaults, then ``base`` (e.g. the config stored in a checkpoint), the YAML at ``path``, ``--opts``; frozen.
 
     Raises:
         ConfigError: missing/malformed file, unknown key, wrong type, bad value.
     """
     cfg = get_cfg_defaults()
+    if base:
+        _merge(cfg, base)
     if path:
         _merge(cfg, read_yaml(path))
     _merge(cfg, parse_opts(list(opts)))

@@ -1,9 +1,13 @@
 """Linear evaluation of a pretrained encoder (and the baselines it must beat).
 
-    python train/linear_eval.py -l assets/logs/quickstart/config.yaml \
-        --ckpt assets/checkpoints/quickstart/checkpoint_epoch0040.pt
+    python train/linear_eval.py --ckpt assets/checkpoints/quickstart/checkpoint_epoch0080.pt
+    python train/linear_eval.py --ckpt assets/checkpoints/quickstart          # the exported encoder
     python train/linear_eval.py -l assets/experiments/quickstart.yaml --random-init
-    python train/linear_eval.py -l ... --ckpt ... --labels-per-class 10
+    python train/linear_eval.py --ckpt assets/checkpoints/quickstart --labels-per-class 10
+
+The config comes with the checkpoint (a training checkpoint stores it; the
+exported encoder's folder holds the run's config.yaml); ``-l`` and ``--opts``
+only override it.
 
 The encoder is frozen (eval mode, no gradients); features of the labeled train
 split and of the test split are extracted once; a logistic regression on
@@ -24,10 +28,9 @@ if __package__ in (None, ""):
 
 import torch  # noqa: E402
 
-from core.data.datasets import DatasetError  # noqa: E402
+from core.errors import UserInputError  # noqa: E402
 from core.eval.knn import knn_top1  # noqa: E402
 from core.eval.linear_probe import linear_probe  # noqa: E402
-from train.config import ConfigError  # noqa: E402
 from train.evaluation import frozen_encoder_from_args, run_folder, split_features  # noqa: E402
 
 PIXEL_BASELINE_MAX = 20_000_000  # N x D above which the raw-pixel baseline is skipped (too slow)
@@ -35,14 +38,15 @@ PIXEL_BASELINE_MAX = 20_000_000  # N x D above which the raw-pixel baseline is s
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Linear probe of a frozen SimCLR encoder.")
-    parser.add_argument("-l", "--load", "--config", dest="load", required=True, metavar="YAML",
-                        help="the run's config.yaml or the experiment YAML it was trained with")
-    parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt or encoder.pt to evaluate")
+    parser.add_argument("-l", "--load", "--config", dest="load", metavar="YAML",
+                        help="override the config stored with --ckpt (needed with --random-init)")
+    parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt, or the exported encoder.pt / its folder")
     parser.add_argument("--random-init", action="store_true", help="evaluate the untrained architecture")
     parser.add_argument("--labels-per-class", type=int, metavar="K", help="few-label mode: K labels per class")
     parser.add_argument("--pixels", choices=("auto", "on", "off"), default="auto",
                         help="also fit the raw-pixel baseline (auto: only for small datasets)")
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     return parser
 
 
@@ -56,7 +60,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         start = time.perf_counter()
         trainFeats, trainLabels = split_features(cfg, encoder, "memory", device)
         testFeats, testLabels = split_features(cfg, encoder, "test", device)
-    except (ConfigError, DatasetError, ValueError) as err:
+    except UserInputError as err:
+        if args.debug:
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
     result = {

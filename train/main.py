@@ -21,8 +21,8 @@ from typing import List, Optional
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.data.datasets import DatasetError  # noqa: E402
-from train.config import ConfigError, load_config  # noqa: E402
+from core.errors import UserInputError  # noqa: E402
+from train.config import load_config  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -66,12 +66,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Parse arguments, build the trainer, train. Returns the exit code."""
     args = get_args_parser().parse_args(argv)
     setup_console_logging()
-    from train.trainer import NonFiniteLossError, RunExistsError, SimCLRTrainer
+    from train.trainer import NonFiniteLossError, SimCLRTrainer
 
     try:
         cfg = load_config(args.load, args.opts)
         trainer = SimCLRTrainer(cfg, resume=args.resume)
-    except (ConfigError, DatasetError, RunExistsError, ValueError, FileNotFoundError) as err:
+    except UserInputError as err:          # config, data, run folder, checkpoint: one line, exit 2
         if args.debug or os.environ.get("SIMCLR_DEBUG"):
             raise
         if os.environ.get("RANK", "0") == "0":  # under torchrun, say it once

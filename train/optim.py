@@ -54,6 +54,6 @@ def build_scheduler(name: str, optimizer: Optimizer, schedPack: str, schedKwargs
         try:
             return cls(optimizer, **dict(schedKwargs)), False
         except TypeError as err:
-            raise ValueError(f"optimizer.schedKwargs={dict(schedKwargs)} do not fit {name}: {err}") from None
+            raise ValueError(f"optimizer.schedKwargs={dict(schedKwargs)} do not fit {name}: {err}") from err
     raise ValueError(f"optimizer.scheduler={name!r} is not supported; accepted: "
                      f"{list(OWN_SCHEDULERS + TORCH_SCHEDULERS)}")

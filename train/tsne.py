@@ -1,7 +1,6 @@
 """t-SNE figure of the representation h for any checkpoint.
 
-    python train/tsne.py -l assets/logs/quickstart/config.yaml \
-        --ckpt assets/checkpoints/quickstart/encoder.pt --out tsne.png
+    python train/tsne.py --ckpt assets/checkpoints/quickstart --out tsne.png
 """
 from __future__ import annotations
 
@@ -13,19 +12,20 @@ from typing import List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.data.datasets import DatasetError  # noqa: E402
-from train.config import ConfigError  # noqa: E402
+from core.errors import UserInputError  # noqa: E402
 from train.evaluation import frozen_encoder_from_args, split_features  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="t-SNE of h on the test split, colored by label.")
-    parser.add_argument("-l", "--load", "--config", dest="load", required=True, metavar="YAML")
-    parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt or encoder.pt")
+    parser.add_argument("-l", "--load", "--config", dest="load", metavar="YAML",
+                        help="override the config stored with --ckpt (needed with --random-init)")
+    parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt, or the exported encoder.pt / its folder")
     parser.add_argument("--random-init", action="store_true", help="the untrained architecture")
     parser.add_argument("--out", required=True, help="PNG file to write")
     parser.add_argument("--samples", type=int, default=1000, help="test images to embed")
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if out.exists():
@@ -34,7 +34,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         cfg, device, encoder = frozen_encoder_from_args(args)
         feats, labels = split_features(cfg, encoder, "test", device)
-    except (ConfigError, DatasetError, ValueError) as err:
+    except UserInputError as err:
+        if args.debug:
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
     from core.eval.tsne import tsne_figure

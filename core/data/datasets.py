@@ -36,6 +36,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import ConcatDataset, Dataset
 
+from core.errors import UserInputError
+
 log = logging.getLogger(__name__)
 
 DATASETS = ("CIFAR10", "CIFAR100", "STL10", "ImageFolder", "Digits")
@@ -53,7 +55,7 @@ ARCHIVES = {
 }
 
 
-class DatasetError(RuntimeError):
+class DatasetError(UserInputError):
     """A dataset cannot be found, downloaded or read; the message says what to do."""
 
 
@@ -105,8 +107,8 @@ def load_digits_rgb() -> Tuple[np.ndarray, np.ndarray]:
 class ImageFiles(Dataset):
     """A folder of image files, recursively; class = first subfolder, or -1 when flat.
 
-    Unreadable files are skipped at load time with one warning each, naming the
-    file (decode errors at load time would otherwise stop a run hours in).
+    Files that cannot be opened are left out when the folder is scanned
+    (``scan_image_folder``), with one warning each naming the file.
     """
 
     def __init__(self, files: List[Path], labels: List[int], classes: List[str],

@@ -10,6 +10,8 @@ from typing import Iterator
 import torch
 from torch.utils.data import Sampler
 
+from core.nn.utils.runtime import epoch_seeds
+
 
 class EpochSampler(Sampler[int]):
     """Random permutation of ``range(size)`` seeded by ``seed`` and the epoch, sharded over processes.
@@ -37,7 +39,7 @@ class EpochSampler(Sampler[int]):
         self.epoch, self.startIndex = int(epoch), int(startIndex)
 
     def __iter__(self) -> Iterator[int]:
-        gen = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        gen = torch.Generator().manual_seed(epoch_seeds(self.seed, self.epoch)[1])
         order = torch.randperm(self.size, generator=gen)[:self.perRank * self.worldSize]
         mine = order[self.rank::self.worldSize]
         return iter(mine[self.startIndex:].tolist())

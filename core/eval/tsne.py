@@ -12,19 +12,19 @@ def tsne_figure(features: Tensor, labels: Tensor, classes: Optional[Sequence[str
     """Embed ``features [N, D]`` in 2-D with scikit-learn's TSNE and draw a scatter.
 
     Returns:
-        A matplotlib Figure (the caller saves or logs and closes it).
+        A ``matplotlib.figure.Figure`` made without pyplot: no global backend or
+        figure registry is touched (a notebook keeps its inline backend), and
+        nothing needs closing.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from sklearn.manifold import TSNE
 
     feats = features.float().numpy()
     perplexity = float(min(30, max(2, (len(feats) - 1) // 3)))
     points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(feats)
     labelsNp = labels.numpy()
-    fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
+    fig = Figure(figsize=(6, 6), dpi=100)
+    ax = fig.subplots()
     for cls in np.unique(labelsNp):
         mask = labelsNp == cls
         name = classes[cls] if classes is not None and 0 <= cls < len(classes) else str(cls)

@@ -115,9 +115,9 @@ def repository_files(root: Path) -> List[str]:
     try:
         listed = subprocess.run(["git", "ls-files", "--cached", "-z"], cwd=root, capture_output=True,
                                 check=True).stdout.decode().split("\0")
-    except (OSError, subprocess.CalledProcessError):
+    except (OSError, subprocess.CalledProcessError) as err:
         raise ValueError(f"{root} is not a git checkout: the starter copies the files git tracks, so run "
-                         "python -m core.starter from a clone of the repository") from None
+                         "python -m core.starter from a clone of the repository") from err
     files = [f for f in listed if f and (root / f).is_file()]
     return sorted(f for f in files
                   if not SKIP_PARTS & set(Path(f).parts) and not f.startswith(SKIP_PREFIXES)

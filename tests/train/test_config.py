@@ -71,3 +71,13 @@ def test_yaml_safe_loader_refuses_python_tags(tmp_path):
     path = write(tmp_path, "general:\n  name: !!python/object/apply:os.system ['echo hi']\n")
     with pytest.raises(ConfigError, match="malformed YAML"):
         load_config(path)
+
+
+def test_none_works_for_string_keys_that_accept_it(tmp_path):
+    cfg = load_config(None, ["optimizer.scheduler", "None"])
+    assert cfg.optimizer.scheduler == "None"
+    path = tmp_path / "exp.yaml"
+    path.write_text("optimizer:\n  scheduler: null\n")
+    assert load_config(str(path)).optimizer.scheduler == "None"
+    with pytest.raises(ConfigError, match="train.epochs=None"):
+        load_config(None, ["train.epochs", "None"])   # a number stays a number

@@ -3,6 +3,7 @@ import json
 
 import pytest
 import torch
+import yaml
 
 from train.config import load_config
 from train.evaluation import build_encoder, split_features
@@ -59,3 +60,31 @@ def test_cli_errors(cli, tmp_path):
     again = cli("train/tsne.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
                 "--out", str(tmp_path / "t.png"), "--opts", *SMALL)
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+def test_evaluation_clis_work_from_the_checkpoint_alone(cli, tmp_path):
+    from core.nn.networks.export import export_encoder
+    from core.nn.utils.checkpoint import CKPT_FORMAT, atomic_save
+    from train.builders import build_model
+    from train.config import to_plain
+
+    cfg = load_config("assets/experiments/quickstart.yaml",
+                      SMALL + ["general.logsDir", str(tmp_path / "logs"), "general.name", "stored"])
+    model = build_model(cfg.model)
+    modelArgs = {"inChNo": model.inChNo, "latentChNo": model.latentChNo, "outChNo": model.outChNo,
+                 **model.hparams()}
+    atomic_save({"format": CKPT_FORMAT, "epoch": 1, "globalStep": 1, "model": model.state_dict(),
+                 "modelArgs": modelArgs, "config": to_plain(cfg)}, tmp_path / "checkpoint_epoch0001.pt")
+    probe = cli("train/linear_eval.py", "--ckpt", str(tmp_path / "checkpoint_epoch0001.pt"), "--pixels", "off")
+    assert probe.returncode == 0, probe.stderr
+    assert (tmp_path / "logs" / "stored" / "linear_eval.json").is_file()      # the stored config's run folder
+
+    export_encoder(model.encoder, tmp_path / "export")
+    (tmp_path / "export" / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg)))   # as the trainer writes it
+    tsne = cli("train/tsne.py", "--ckpt", str(tmp_path / "export"), "--samples", "30",
+               "--out", str(tmp_path / "t.png"))
+    assert tsne.returncode == 0, tsne.stderr
+    bare = tmp_path / "bare"
+    export_encoder(model.encoder, bare)
+    noConfig = cli("train/tsne.py", "--ckpt", str(bare), "--out", str(tmp_path / "u.png"))
+    assert noConfig.returncode == 2 and "give -l CONFIG" in noConfig.stderr

@@ -45,7 +45,12 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
 
 
 def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module:
-    """Replace every ``BatchNorm2d`` by its cross-process version (torch's on CUDA, ours elsewhere)."""
+    """Batch statistics over all processes: torch's ``SyncBatchNorm`` on CUDA, ``GlobalBatchNorm2d`` elsewhere.
+
+    On CUDA every BatchNorm layer is converted (a ``BatchNorm1d`` in the projection head too); elsewhere
+    only ``BatchNorm2d`` layers are, so a head with ``projNorm: BatchNorm1d`` keeps per-process statistics
+    on CPU runs.
+    """
     if device.type == "cuda":
         return nn.SyncBatchNorm.convert_sync_batchnorm(module)
     converted = module

@@ -1,5 +1,5 @@
 """Optimizers and learning-rate schedules the trainer can pick by name."""
 from core.nn.optim.lars import LARS
-from core.nn.optim.schedulers import warmup_cosine
+from core.nn.optim.schedulers import WarmupCosine, warmup_cosine
 
-__all__ = ["LARS", "warmup_cosine"]
+__all__ = ["LARS", "WarmupCosine", "warmup_cosine"]

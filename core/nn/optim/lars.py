@@ -1,10 +1,13 @@
 """LARS: layer-wise adaptive rate scaling (You, Gitman & Ginsburg, 2017).
 
 SimCLR trains with LARS at large batch sizes (paper Sec. 2.1 "Training with
-large batch size", Appendix B.1). Each parameter's step is scaled by the
-trust ratio ``eta * ||w|| / (||g|| + wd * ||w||)``. Parameter groups with
+large batch size", Appendix B.1). For each parameter ``w`` with gradient
+``g``, the weight decay is added first, ``d = g + wd * w``, and ``d`` is scaled
+by the trust ratio ``eta * ||w|| / ||d||`` (1 when either norm is 0), as the
+official implementation does; the scaled ``d`` feeds the momentum buffer
+``v = momentum * v + d`` and the update is ``w -= lr * v``. Parameter groups with
 ``lars_exclude=True`` (BatchNorm and biases, see ``SimCLR.get_params``) get
-plain SGD with momentum and no adaptation, as in the official implementation.
+plain SGD with momentum: no weight decay, no trust ratio.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ class LARS(Optimizer):
         params: parameters or parameter groups.
         lr: base learning rate.
         momentum: momentum factor.
-        weight_decay: L2 penalty added to the gradient before the trust ratio.
+        weight_decay: L2 penalty added to the gradient before the trust ratio (not in excluded groups).
         eta: trust coefficient (0.001 in the LARS paper).
     """
 

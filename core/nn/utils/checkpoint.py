@@ -1,15 +1,36 @@
-"""Checkpoint files: atomic writes, safe loads, finding the newest one."""
+"""Checkpoint files: atomic writes, the one reader, finding the newest one.
+
+Two kinds of file are read here, by ``read_checkpoint``:
+
+- a training checkpoint ``checkpoint_epochNNNN[_stepS].pt``: one dict with
+  ``format`` (``CKPT_FORMAT``), the counters, ``model``, ``modelArgs`` (what
+  ``SimCLR(**modelArgs)`` needs), optimizer/scheduler/scaler state, ``config``
+  (the resolved config as a plain dict) and ``rng``;
+- an exported encoder: ``encoder.pt`` (a ResNet state dict) with ``encoder.json``
+  (its constructor arguments) beside it, and the run's ``config.yaml`` when the
+  trainer wrote it; given as the folder or as the ``encoder.pt`` path.
+"""
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import torch
+import yaml
+
+from core.errors import CheckpointError
 
 CKPT_PATTERN = re.compile(r"^checkpoint_epoch(\d{4,})(?:_step(\d+))?\.pt$")
+CKPT_FORMAT = "simclr-tutorial/1"
+ENCODER_WEIGHTS = "encoder.pt"
+ENCODER_CONFIG = "encoder.json"
+RUN_CONFIG = "config.yaml"
+TRAINING_FIELDS = {"epoch": int, "globalStep": int, "model": dict, "modelArgs": dict, "config": dict}
 
 
 def checkpoint_name(epoch: int, stepInEpoch: int = 0) -> str:
@@ -43,23 +64,74 @@ def atomic_save(obj: Any, path: Path) -> None:
         raise
 
 
-def load_checkpoint(path: Path, map_location: Any = "cpu") -> dict:
-    """Load a checkpoint with ``weights_only=True`` (no arbitrary code from pickles).
+def load_checkpoint(path: Union[str, Path], map_location: Any = "cpu") -> dict:
+    """A training checkpoint's dict (``read_checkpoint(path).state``), checked; see ``read_checkpoint``."""
+    checkpoint = read_checkpoint(path, map_location)
+    if checkpoint.kind != "training":
+        raise CheckpointError(f"{str(path)!r} is an exported encoder, not a training checkpoint to resume from")
+    return checkpoint.state
+
+
+@dataclass
+class Checkpoint:
+    """What ``read_checkpoint`` found.
+
+    Attributes:
+        kind: ``'training'`` or ``'encoder'``.
+        path: the file read.
+        state: the whole checkpoint dict (training) or the encoder's state dict.
+        modelArgs: ``SimCLR`` arguments (training) or ``ResNet`` arguments (encoder).
+        config: the run's resolved config as a plain dict, or None when the file has none.
+    """
+
+    kind: str
+    path: Path
+    state: Dict[str, Any]
+    modelArgs: Dict[str, Any]
+    config: Optional[Dict[str, Any]]
+
+
+def read_checkpoint(path: Union[str, Path], map_location: Any = "cpu") -> Checkpoint:
+    """Read a training checkpoint or an exported encoder (folder or ``encoder.pt``), with ``weights_only=True``.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not a checkpoint of this project.
+        CheckpointError: missing, unreadable, of another format, or a field of the wrong type (the
+            message names the file and the field).
     """
     path = Path(path)
+    if path.is_dir():
+        path = path / ENCODER_WEIGHTS
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
-        raise ValueError(f"{str(path)!r} is not a readable checkpoint ({type(err).__name__})") from None
-    if not isinstance(ckpt, dict) or "model" not in ckpt or "epoch" not in ckpt:
-        raise ValueError(f"{str(path)!r} is not a SimCLR training checkpoint (no 'model'/'epoch' entries)")
-    return ckpt
+        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(err).__name__})") from err
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{str(path)!r} is not a checkpoint of this project (not a dict)")
+    if "format" in state or "epoch" in state:
+        return _training(path, state)
+    spec = path.with_name(ENCODER_CONFIG)
+    if not spec.is_file():
+        raise CheckpointError(f"{str(path)!r} is neither a training checkpoint nor an exported encoder "
+                              f"({ENCODER_CONFIG} is missing beside it)")
+    try:
+        modelArgs = json.loads(spec.read_text())
+        runConfig = path.with_name(RUN_CONFIG)
+        config = yaml.safe_load(runConfig.read_text()) if runConfig.is_file() else None
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise CheckpointError(f"{str(spec)!r} or its {RUN_CONFIG} cannot be read ({err})") from err
+    return Checkpoint("encoder", path, state, modelArgs, config)
+
+
+def _training(path: Path, state: dict) -> Checkpoint:
+    if state.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"{str(path)!r} has format {state.get('format')!r}; this version reads "
+                              f"{CKPT_FORMAT!r}")
+    for field, kind in TRAINING_FIELDS.items():
+        if not isinstance(state.get(field), kind):
+            raise CheckpointError(f"{str(path)!r}: field {field!r} is missing or not a {kind.__name__}")
+    return Checkpoint("training", path, state, dict(state["modelArgs"]), state["config"])
 
 
 def list_checkpoints(folder: Path) -> List[Path]:

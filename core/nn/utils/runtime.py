@@ -19,6 +19,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def epoch_seeds(seed: int, epoch: int) -> tuple:
+    """The two seeds of one epoch, from the run's seed alone: ``(global, order)``.
+
+    ``global`` reseeds python, numpy and torch at the epoch's start (the
+    augmentations' draws); ``order`` seeds the sampler's permutation and the
+    DataLoader's generator (the workers' base seeds). A resumed run recomputes
+    them, so it replays exactly what an uninterrupted one does.
+    """
+    return seed + epoch, seed * 100003 + epoch
+
+
 def resolve_device(name: str) -> torch.device:
     """``'cpu'``, ``'cuda'`` or ``'cuda:N'`` -> a usable device.
 

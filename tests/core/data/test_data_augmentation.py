@@ -50,6 +50,11 @@ def rate(flags):
     return flags.float().mean().item()
 
 
+def rate_advice(value, missing, always, otherwise):
+    """Advice for a measured rate: the step seems missing (~0), applied always (~1), or off otherwise."""
+    return missing if value < 0.05 else always if value > 0.95 else otherwise
+
+
 # ---------------------------------------------------------------- the contract
 @pytest.mark.task1
 @pytest.mark.parametrize("kind", ["pil", "numpy"])
@@ -148,13 +153,13 @@ def test_color_jitter_and_grayscale_rates(backend):
     grayRate, jitterRate = rate(gray), rate(changed)
     assert 0.11 <= grayRate <= 0.30, (
         f"Task 1: {grayRate:.0%} of the views are grayscale, the paper's rate is 20%: "
-        + ("is the grayscale step missing?" if grayRate < 0.05 else
-           "is it applied always?" if grayRate > 0.95 else "use RandomGrayscale(p=0.2)"))
+        + rate_advice(grayRate, "is the grayscale step missing?", "is it applied always?",
+                      "use RandomGrayscale(p=0.2)"))
     assert 0.70 <= jitterRate <= 0.90, (
         f"Task 1: the colors changed in {jitterRate:.0%} of the color views, the paper jitters 80% of them: "
-        + ("is the color jitter missing?" if jitterRate < 0.05 else
-           "is it applied always? Wrap it so it happens with p = 0.8" if jitterRate > 0.95 else
-           "apply the color jitter with p = 0.8"))
+        + rate_advice(jitterRate, "is the color jitter missing?",
+                      "is it applied always? Wrap it so it happens with p = 0.8",
+                      "apply the color jitter with p = 0.8"))
 
 
 @pytest.mark.task1
@@ -233,9 +238,8 @@ def test_horizontal_flip_half_of_the_time(backend):
     flipRate = rate(flipped(views))
     assert 0.38 <= flipRate <= 0.62, (
         f"Task 1: {flipRate:.0%} of the views are mirrored, the recipe mirrors half of them: "
-        + ("is the horizontal flip missing?" if flipRate < 0.05 else
-           "is it applied always? RandomHorizontalFlip(p=0.5)" if flipRate > 0.95 else
-           "use a horizontal flip with p = 0.5 (not a vertical one)"))
+        + rate_advice(flipRate, "is the horizontal flip missing?", "is it applied always? RandomHorizontalFlip(p=0.5)",
+                      "use a horizontal flip with p = 0.5 (not a vertical one)"))
 
 
 @pytest.mark.task1

@@ -11,7 +11,7 @@ grader must reach::
 
 The test writes a fresh starter, puts the reference back for the tasks the solution's
 task builds on (Task 3 needs Task 2), writes the solution's regions, and runs
-``python -m core.grade --task N``. A change that makes the grader accept a bug or
+``python -m core.grade --task N --exitfirst``. A change that makes the grader accept a bug or
 reject a correct solution fails here.
 """
 import json
@@ -75,8 +75,9 @@ def grade(folder, task, marker=None):
                              stdin=subprocess.DEVNULL)
         return run.returncode == 0, run.stdout[-2000:]
     report = folder / "grade.json"
-    run = subprocess.run([sys.executable, "-m", "core.grade", "--task", str(task), "--json", str(report)],
-                         cwd=folder, env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "core.grade", "--task", str(task), "--exitfirst", "--json", str(report)]
+    run = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=600,
+                         stdin=subprocess.DEVNULL)
     assert report.is_file(), run.stdout[-2000:] + run.stderr[-2000:]
     row = json.loads(report.read_text())["tasks"][0]
     return row["graded"] > 0 and row["failed"] == 0, row["first_failure"] or json.dumps(row)

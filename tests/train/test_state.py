@@ -1,0 +1,104 @@
+"""Checkpoint state pieces: RNG capture/restore (CUDA too) and the training step's single host sync."""
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from train.state import capture_rng, restore_rng
+
+
+def draws():
+    return random.random(), float(np.random.rand()), torch.rand(1).item()
+
+
+def test_rng_round_trip():
+    state = capture_rng()
+    first = draws()
+    restore_rng(state)
+    assert draws() == first
+
+
+def test_cuda_generators_are_restored_when_the_devices_match(monkeypatch):
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.append(len(states)))
+    state = {**capture_rng_cpu(), "cuda": [torch.zeros(8, dtype=torch.uint8)] * 2}
+    restore_rng(state)
+    assert restored == [2]
+    restore_rng({**state, "cuda": [torch.zeros(8, dtype=torch.uint8)]})     # 1 state, 2 devices: skipped
+    assert restored == [2]
+
+
+def capture_rng_cpu():
+    npState = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "python": random.getstate(),
+            "numpy": [npState[0], torch.from_numpy(npState[1].copy()), npState[2], npState[3], npState[4]]}
+
+
+class SyncCounter(TorchDispatchMode):
+    """Counts the ops that make the host wait for a tensor's value (.item(), bool(tensor))."""
+
+    def __init__(self):
+        super().__init__()
+        self.syncs = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket.__name__ in ("_local_scalar_dense", "is_nonzero", "item"):
+            self.syncs.append(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.pipeline
+def test_a_training_step_waits_for_the_device_once():
+    from core.nn.loss import NTXent
+    from core.nn.networks import SimCLR
+    from train.step import NonFiniteLossError, TrainStep
+
+    model = SimCLR(3, 16, 8, baseChNo=4, mlpLayers=[16]).build()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    step = TrainStep(model, NTXent(0.5), opt, torch.amp.GradScaler("cpu", enabled=False), torch.device("cpu"))
+    views = [torch.randn(4, 3, 8, 8), torch.randn(4, 3, 8, 8)]
+    with SyncCounter() as counter:
+        stats = step([views, None])
+    assert counter.syncs == [] and set(stats) == {"loss", "pos_top1"}   # only the final .tolist() reads values
+    assert isinstance(stats["loss"], float) and 0.0 <= stats["pos_top1"] <= 1.0
+    nan = TrainStep(model, lambda a, b: NTXent(0.5)(a, b) * float("nan"), opt,
+                    torch.amp.GradScaler("cpu", enabled=False), torch.device("cpu"))
+    with pytest.raises(NonFiniteLossError, match="the loss is nan"):
+        nan([views, None])
+
+
+def test_user_input_errors_share_one_base():
+    from core.data.datasets import DatasetError
+    from core.errors import CheckpointError, UserInputError
+    from train.config import ConfigError
+    from train.trainer import RunExistsError
+
+    assert all(issubclass(e, UserInputError) for e in (ConfigError, DatasetError, CheckpointError, RunExistsError))
+
+
+def test_resume_with_more_epochs_stretches_warmup_cosine_and_warns_for_torch_schedulers(caplog):
+    from types import SimpleNamespace
+
+    from core.nn.optim import WarmupCosine
+    from train.config import load_config
+    from train.state import follow_schedule
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = WarmupCosine(opt, 0, 10)
+    for _ in range(5):
+        opt.step()
+        sched.step()
+    cfg = load_config(None, ["optimizer.warmupEpochs", "0"])
+    trainer = SimpleNamespace(scheduler=sched, cfg=cfg, stepsPerEpoch=1, epochs=20)
+    follow_schedule(trainer, {"config": {"train": {"epochs": 10}}})
+    assert sched.totalSteps == 20 and opt.param_groups[0]["lr"] == pytest.approx(0.5 * (1 + np.cos(np.pi / 4)))
+
+    step = torch.optim.lr_scheduler.StepLR(opt, step_size=3)
+    trainer = SimpleNamespace(scheduler=step, cfg=load_config(None, ["optimizer.scheduler", "StepLR"]),
+                              stepsPerEpoch=1, epochs=20)
+    follow_schedule(trainer, {"config": {"train": {"epochs": 10}}})
+    assert "train.epochs changed from 10 to 20: optimizer.scheduler StepLR counts epochs" in caplog.text

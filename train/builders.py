@@ -1,0 +1,55 @@
+"""Config -> objects, in one place: the model, the loaders, and the translation of bad values into ConfigError.
+
+The trainer, the evaluation CLIs and the benchmarks build through these, so a
+model or a DataLoader is made the same way everywhere.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from core.nn.networks import SimCLR
+from train.config import ConfigError
+
+
+def config_value(section: str, build: Callable[[], Any]) -> Any:
+    """``build()``, with a ``ValueError`` of a core module turned into a ``ConfigError``.
+
+    Core modules check their keyword arguments with ``ValueError`` (naming the
+    argument and what is allowed); built from the config's ``section``, that is an
+    input error the CLIs report in one line (the cause stays chained for --debug).
+    """
+    try:
+        return build()
+    except ConfigError:
+        raise
+    except ValueError as err:          # the message already names the argument and what is allowed
+        raise ConfigError(str(err)) from err
+
+
+def build_model(model, modelArgs: Optional[dict] = None) -> SimCLR:
+    """``SimCLR`` from the config's ``model`` section (or from a checkpoint's ``modelArgs``), built and initialized.
+
+    Raises:
+        ConfigError: a model value that ``SimCLR``, ``ResNet`` or ``MLP`` rejects.
+    """
+    if modelArgs is not None:
+        return config_value("model", lambda: SimCLR(**dict(modelArgs)).build().init_weights())
+    return config_value("model", lambda: SimCLR(model).build().init_weights())
+
+
+def make_loader(dataset: Dataset, batchSize: int, workers: int, device: torch.device,
+                sampler: Optional[Sampler] = None, generator: Optional[torch.Generator] = None,
+                train: bool = False) -> DataLoader:
+    """The DataLoader settings of every loop: training (``train=True``: the sampler, full batches) or evaluation.
+
+    Persistent workers keep their RNG across epochs, so they are used only on
+    CUDA (where worker start-up time matters); CPU runs stay exactly resumable.
+    """
+    cuda = device.type == "cuda"
+    return DataLoader(
+        dataset, batch_size=batchSize, sampler=sampler, shuffle=False, drop_last=train, num_workers=workers,
+        pin_memory=cuda, persistent_workers=train and cuda and workers > 0,
+        prefetch_factor=4 if workers > 0 else None, generator=generator if train else None)

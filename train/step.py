@@ -1,0 +1,74 @@
+"""One SimCLR optimization step, shared by the trainer and the training benchmark."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from core.eval.positive_pairs import positive_pair_top1
+from train.augmentation import views_on_device
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class TrainStep:
+    """Both views through the model, NT-Xent, backward, optimizer (and per-step scheduler) step.
+
+    Attributes:
+        model: what the views go through (the model, or its DDP / compiled wrapper).
+        lossFn: ``loss(zA, zB) -> scalar``.
+        optimizer, scaler: the optimizer and the (possibly disabled) ``GradScaler``.
+        device: where the step runs.
+        batchAugment: the batched view maker (``data.augDevice cuda``) or None.
+        scheduler: stepped after every optimizer step, or None.
+        useAmp, ampDtype, channelsLast: the CUDA speed settings.
+        worldSize: processes whose statistics are averaged (torchrun).
+    """
+
+    model: nn.Module
+    lossFn: Callable
+    optimizer: torch.optim.Optimizer
+    scaler: Any
+    device: torch.device
+    batchAugment: Optional[Callable] = None
+    scheduler: Optional[Any] = None
+    useAmp: bool = False
+    ampDtype: torch.dtype = torch.bfloat16
+    channelsLast: bool = False
+    worldSize: int = 1
+
+    def __call__(self, batch: Any) -> Dict[str, float]:
+        """One step on a loader batch; returns ``{"loss", "pos_top1"}`` (one host sync per step).
+
+        Raises:
+            NonFiniteLossError: the loss is NaN or infinite (the caller says what to change).
+        """
+        images = torch.cat(views_on_device(batch[0], self.batchAugment, self.device))   # [2B, 3, H, W]
+        if self.channelsLast:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=self.ampDtype, enabled=self.useAmp):
+            _, z = self.model(images)                                                    # [2B, outChNo]
+            zA, zB = z.chunk(2)
+            loss = self.lossFn(zA, zB)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        # This process's pairs only (also under torchrun): a monitor, independent of how the loss is written.
+        stats = torch.stack([loss.detach().float(), positive_pair_top1(zA.detach(), zB.detach())])
+        if self.worldSize > 1:
+            dist.all_reduce(stats)
+            stats /= self.worldSize
+        lossValue, posTop1 = stats.tolist()          # the step's only wait for the device
+        if not math.isfinite(lossValue):
+            raise NonFiniteLossError(f"the loss is {lossValue}")
+        return {"loss": lossValue, "pos_top1": posTop1}
