@@ -90,6 +90,9 @@ _C.log.tsneSamples = 1000             # validation images in the t-SNE figure
 _C.log.imagePairs = 8                 # augmented view pairs shown at the start of training
 
 
+MAX_NAME_BYTES = 200  # file systems allow 255 per name
+
+
 class ConfigError(UserInputError):
     """A config file or override is invalid; the message names the key."""
 
@@ -142,13 +145,77 @@ def _merge(cfg: CN, updates: dict, prefix: str = "") -> None:
             cfg[name] = value
 
 
-def read_yaml(path: str) -> dict:
-    """Read a YAML mapping with the safe loader; errors name the file and line."""
+MAX_YAML_NODES = 100_000         # values after expanding aliases: a config has hundreds
+MAX_YAML_BYTES = 1_000_000
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, refusing a mapping that repeats a key (YAML would silently keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for keyNode, _ in node.value:
+            key = self.construct_object(keyNode, deep=deep)
+            line = keyNode.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"{self.name}: key {key!r} appears twice in one section (lines {seen[key]} "
+                                  f"and {line}); keep one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_text_file(path: str, what: str) -> str:
+    """The UTF-8 text of ``path``, or a ``ConfigError`` saying why it cannot be read (missing, a folder...)."""
     file = Path(path)
+    if file.is_dir():
+        raise ConfigError(f"{what} {path!r} is a directory; give a YAML file")
     if not file.is_file():
-        raise ConfigError(f"config file {path!r} does not exist")
+        raise ConfigError(f"{what} {path!r} does not exist")
+    data = file.read_bytes()
+    if len(data) > MAX_YAML_BYTES:
+        raise ConfigError(f"{what} {path!r} is {len(data)} bytes; a config is at most {MAX_YAML_BYTES}")
     try:
-        data = yaml.safe_load(file.read_text())
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {path!r} is not UTF-8 text (byte {err.start}); give a YAML file") from err
+
+
+def expanded_size(node, memo=None) -> int:
+    """How many values a composed YAML node becomes once every alias is copied out (computed, not expanded)."""
+    if node is None:
+        return 0
+    memo = {} if memo is None else memo
+    if id(node) not in memo:
+        memo[id(node)] = 1       # a node that contains itself (recursive alias) counts once
+        if isinstance(node, yaml.MappingNode):
+            size = 1 + sum(expanded_size(k, memo) + expanded_size(v, memo) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(expanded_size(item, memo) for item in node.value)
+        else:
+            size = 1
+        memo[id(node)] = size
+    return memo[id(node)]
+
+
+def read_yaml(path: str) -> dict:
+    """Read a YAML mapping with the safe loader; errors name the file and line.
+
+    Refused with one line: a missing file, a folder, binary or non-UTF-8 content, a repeated key,
+    a document whose aliases expand to more than ``MAX_YAML_NODES`` values (a "billion laughs" file
+    of a few hundred bytes would take minutes and gigabytes once copied into the config).
+    """
+    text = read_text_file(path, "config file")
+    try:
+        expanded = expanded_size(yaml.compose(text, Loader=yaml.SafeLoader))
+        if expanded > MAX_YAML_NODES:
+            raise ConfigError(f"{path}: its aliases (*name) expand to {expanded:,} values; a config may hold at "
+                              f"most {MAX_YAML_NODES:,}")
+        loader = UniqueKeyLoader(text)
+        loader.name = path
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -200,7 +267,7 @@ def check_values(cfg: CN) -> None:
     """Value checks that types alone cannot express."""
     checks: List[tuple] = [
         ("train.epochs", cfg.train.epochs >= 1, ">= 1"),
-        ("train.trainBatch", cfg.train.trainBatch >= 1, ">= 1"),
+        ("train.trainBatch", cfg.train.trainBatch >= 2, ">= 2 per process (a pair needs negatives)"),
         ("train.valBatch", cfg.train.valBatch >= 1, ">= 1"),
         ("data.imgSize", cfg.data.imgSize >= 1, ">= 1"),
         ("data.numWorkers", cfg.data.numWorkers >= 0, ">= 0"),
@@ -210,6 +277,14 @@ def check_values(cfg: CN) -> None:
         ("optimizer.lr", cfg.optimizer.lr > 0, "> 0"),
         ("optimizer.warmupEpochs", cfg.optimizer.warmupEpochs >= 0, ">= 0"),
         ("log.evalEpoch", cfg.log.evalEpoch >= 0, ">= 0 (0 = only at the end)"),
+        ("log.knnK", cfg.log.knnK >= 1, ">= 1"),
+        ("log.knnT", cfg.log.knnT > 0, "> 0"),
+        ("general.seed", 0 <= cfg.general.seed < 2 ** 32, "in [0, 2**32)"),
+        ("optimizer.momentum", 0 <= cfg.optimizer.momentum < 1, "in [0, 1)"),
+        ("optimizer.weightDecay", cfg.optimizer.weightDecay >= 0, ">= 0"),
+        ("model.inChNo", cfg.model.inChNo == 3, "3: every dataset here yields RGB images"),
+        ("general.name", len(cfg.general.name.encode()) <= MAX_NAME_BYTES,
+         f"at most {MAX_NAME_BYTES} bytes (a folder name, with room for the file names inside)"),
         ("log.saveEpoch", cfg.log.saveEpoch >= 0, ">= 0 (0 = only at the end)"),
         ("general.name", bool(cfg.general.name) and "/" not in cfg.general.name
          and cfg.general.name not in (".", ".."), "a non-empty folder name without '/'"),

@@ -4,17 +4,21 @@
     python train/main.py -l assets/experiments/base_simclr.yaml --opts train.epochs 200
     python train/main.py -l assets/experiments/base_simclr.yaml --resume auto
 
-Exit codes: 0 done, 2 bad input (config, data, resume path), 1 the loss
-diverged, 130 interrupted (Ctrl-C: the current step finishes, a checkpoint is
-written and the resume command is printed).
+Exit codes: 0 done (or the run was already complete), 2 bad input (config,
+data, run folder, checkpoint), 1 the loss diverged or the disk is full, 128 +
+the signal when stopped: 130 Ctrl-C, 143 SIGTERM, 129 SIGHUP (the current step
+finishes, a checkpoint is written and the resume command is printed).
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import List, Optional
 
@@ -38,17 +42,37 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class ConsoleHandler(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stdout`` (or ``sys.stderr``) is at the time of the message.
+
+    So a caller that redirects the console (a notebook cell, a test) gets the messages, and a
+    closed earlier stream is never written to.
+    """
+
+    def __init__(self, name: str):
+        self.name_ = name
+        super().__init__()
+
+    @property
+    def stream(self):
+        return getattr(sys, self.name_)
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def setup_console_logging() -> None:
     logger = logging.getLogger("simclr")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = ConsoleHandler("stdout")
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
     coreLogger = logging.getLogger("core")  # warnings of the library (device fallback, skipped files)
     if not coreLogger.handlers:
-        coreLogger.addHandler(logging.StreamHandler(sys.stderr))
+        coreLogger.addHandler(ConsoleHandler("stderr"))
 
 
 def resume_command(args: argparse.Namespace) -> str:
@@ -62,10 +86,42 @@ def resume_command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP before training started (Ctrl-C raises KeyboardInterrupt itself)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def quiet_disk_full_threads(args) -> None:
+    """Let the main thread report a full disk once, instead of a traceback from TensorBoard's writer thread."""
+    if isinstance(args.exc_value, OSError) and args.exc_value.errno in (errno.ENOSPC, errno.EDQUOT):
+        return
+    threading.__excepthook__(args)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse arguments, build the trainer, train. Returns the exit code."""
     args = get_args_parser().parse_args(argv)
     setup_console_logging()
+    previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previousHook, threading.excepthook = threading.excepthook, quiet_disk_full_threads
+    try:
+        return run(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        threading.excepthook = previousHook
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the trainer and train; the exit code (see the module docstring)."""
+    from train.state import DiskFullError
     from train.trainer import NonFiniteLossError, SimCLRTrainer
 
     try:
@@ -77,16 +133,38 @@ def main(argv: Optional[List[str]] = None) -> int:
         if os.environ.get("RANK", "0") == "0":  # under torchrun, say it once
             print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:       # Ctrl-C / SIGTERM / SIGHUP while starting: nothing to save
+        signum = getattr(err, "signum", signal.SIGINT)
+        print(f"stopped by {signal.Signals(signum).name} while starting; no checkpoint was written",
+              file=sys.stderr)
+        return 128 + signum
     log = logging.getLogger("simclr")
+    if trainer.complete:
+        trainer.close()
+        more = f"{'' if args.opts else ' --opts'} train.epochs {2 * cfg.train.epochs}"
+        print(f"run {cfg.general.name} is complete at epoch {trainer.epoch} (train.epochs {cfg.train.epochs}); "
+              f"nothing was written. To train longer:\n  {resume_command(args)}{more}", file=sys.stderr)
+        return 0
     try:
         metrics = trainer.train()
     except NonFiniteLossError as err:
         print(f"error: {err}; the last good checkpoint in {trainer.saveDir} is untouched", file=sys.stderr)
         return 1
+    except DiskFullError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"error: no space left on the device while writing the logs in {trainer.logDir} ({err.strerror}); "
+              f"the newest checkpoint in {trainer.saveDir} is intact; free space, then:\n  {resume_command(args)}",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
+        name = signal.Signals(trainer.stopSignal).name
         what = ("aborted; checkpoints already in" if trainer.abortNow else "interrupted; checkpoint saved in")
-        print(f"{what} {trainer.saveDir}. Resume with:\n  {resume_command(args)}", file=sys.stderr)
-        return 130
+        print(f"{name}: {what} {trainer.saveDir}. Resume with:\n  {resume_command(args)}", file=sys.stderr)
+        return 128 + int(trainer.stopSignal)
     finally:
         trainer.close()
     summary = f"final loss {metrics.get('loss', float('nan')):.4f}"

@@ -52,8 +52,15 @@ def build_scheduler(name: str, optimizer: Optimizer, schedPack: str, schedKwargs
     if name in TORCH_SCHEDULERS:
         cls = getattr(torch.optim.lr_scheduler, name)
         try:
+            # A rehearsal on a throwaway optimizer: values that construct but fail when stepped (a
+            # string where a number belongs) fail here, not after the first epoch.
+            probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+            rehearsal = cls(probe, **dict(schedKwargs))
+            for _ in range(min(epochs, 3)):
+                probe.step()
+                rehearsal.step()
             return cls(optimizer, **dict(schedKwargs)), False
-        except TypeError as err:
+        except (TypeError, ValueError, KeyError, ZeroDivisionError) as err:
             raise ValueError(f"optimizer.schedKwargs={dict(schedKwargs)} do not fit {name}: {err}") from err
     raise ValueError(f"optimizer.scheduler={name!r} is not supported; accepted: "
                      f"{list(OWN_SCHEDULERS + TORCH_SCHEDULERS)}")

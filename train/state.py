@@ -5,8 +5,11 @@ the same files through ``core.nn.utils.checkpoint.read_checkpoint``.
 """
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import random
+import socket
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
@@ -28,6 +31,10 @@ class RunExistsError(UserInputError):
     """The run folders already hold a run and no resume was asked for."""
 
 
+class DiskFullError(RuntimeError):
+    """No space left while writing a checkpoint; the previous one is intact."""
+
+
 def run_exists(logDir: Path, saveDir: Path) -> bool:
     """Whether the log or checkpoint folder already holds a run's files."""
     return any(logDir.glob("events.out.tfevents.*")) or bool(list_checkpoints(saveDir))
@@ -36,25 +43,117 @@ def run_exists(logDir: Path, saveDir: Path) -> bool:
 def find_resume(resume: Optional[str], logDir: Path, saveDir: Path, device) -> Tuple[Optional[Path], Optional[dict]]:
     """``(checkpoint path or None, its dict when already loaded)`` for ``--resume PATH|auto`` or none.
 
-    A given path is loaded here, so that a bad file fails before anything is written.
+    - ``PATH``: loaded here (a bad file fails before anything is written). It may continue only
+      the run it belongs to (a file of this run's checkpoint folder) or start a new, empty run.
+    - ``auto``: the newest checkpoint of this run; a run that has none (stopped before its first
+      checkpoint) starts again from the beginning.
+    - none: the run folders must not hold a run.
 
     Raises:
-        RunExistsError: no resume asked for, but the run folders hold a run (or ``auto`` finds a run
-            without a checkpoint).
+        RunExistsError: the run folders hold another run.
         CheckpointError: the given path is not a training checkpoint.
     """
     if resume == "auto":
-        found = latest_checkpoint(saveDir)
-        if found is None and run_exists(logDir, saveDir):
-            raise RunExistsError(f"--resume auto: {logDir} holds a run but {saveDir} has no checkpoint to "
-                                 "resume from; start a new run with --opts general.name NEW")
-        return found, None
+        return latest_checkpoint(saveDir), None
     if resume:
-        return Path(resume), load_checkpoint(resume, map_location=device)
+        path = Path(resume)
+        if path.is_dir():
+            raise CheckpointError(f"--resume {resume!r} is a directory; give a checkpoint_epochNNNN.pt file or auto")
+        ckpt = load_checkpoint(path, map_location=device)
+        if run_exists(logDir, saveDir) and path.resolve().parent != saveDir.resolve():
+            raise RunExistsError(f"--resume {resume}: run folder {saveDir} holds another run, which this would "
+                                 "overwrite; resume into a new general.name, or use --resume auto to continue "
+                                 "that run")
+        return path, ckpt
     if run_exists(logDir, saveDir):
         raise RunExistsError(f"run folder {logDir} (or {saveDir}) already holds a run; continue it with "
                              "--resume auto, or start a new one with --opts general.name NEW_NAME")
     return None, None
+
+
+class RunLock:
+    """An exclusive lock on a run folder: ``.lock`` made with ``O_EXCL``, holding ``pid host``.
+
+    A second process (started at the same moment, or while the run trains) is refused. A lock
+    left by a process of this host that is gone (``kill -9``) is taken over, with a log line.
+    """
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / ".lock"
+        self.held = False
+
+    def acquire(self) -> None:
+        """Raises ``RunExistsError`` when a live process holds the lock."""
+        me = f"{os.getpid()} {socket.gethostname()}"
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self.owner()
+                if owner is not None and not self.alive(*owner):
+                    log.info("removing the stale lock of process %s on %s (it is not running)", *owner)
+                    self.path.unlink(missing_ok=True)
+                    continue
+                pid, host = owner or ("?", "?")
+                raise RunExistsError(f"run folder {self.path.parent} is in use by process {pid} on {host} "
+                                     f"(lock file {self.path}); wait for it to finish, or delete the lock if "
+                                     "that process is gone") from None
+            with os.fdopen(fd, "w") as handle:
+                handle.write(me + "\n")
+            self.held = True
+            return
+        raise RunExistsError(f"could not take the lock {self.path}")
+
+    def owner(self) -> Optional[Tuple[int, str]]:
+        try:
+            pid, host = self.path.read_text().split()
+            return int(pid), host
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def alive(pid: int, host: str) -> bool:
+        """Whether the lock's process runs (a lock of another host is assumed alive)."""
+        if host != socket.gethostname():
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def keep_config(logDir: Path, text: str) -> Path:
+    """Write the resolved config as ``config.yaml``, or as ``config_resumeN.yaml`` when a run already has one."""
+    path = logDir / RUN_CONFIG
+    number = 1
+    while path.exists():
+        path = logDir / f"config_resume{number}.yaml"
+        number += 1
+    path.write_text(text)
+    return path
+
+
+def move_aside(logDir: Path) -> Optional[Path]:
+    """Move the event files and log of a start that never reached a checkpoint into ``attempt_N/``."""
+    files = [p for p in logDir.iterdir() if p.is_file() and not p.name.startswith(".")] if logDir.is_dir() else []
+    if not files:
+        return None
+    number = 1
+    while (logDir / f"attempt_{number}").exists():
+        number += 1
+    folder = logDir / f"attempt_{number}"
+    folder.mkdir()
+    for path in files:
+        path.rename(folder / path.name)
+    return folder
 
 
 def capture_rng() -> Dict[str, Any]:
@@ -110,9 +209,17 @@ def save_state(trainer, saveDir: Path) -> Path:
         "rng": capture_rng(),
     }
     path = saveDir / checkpoint_name(trainer.epoch, trainer.stepInEpoch)
-    atomic_save(ckpt, path)
-    export_encoder(model.encoder, saveDir)
-    (saveDir / RUN_CONFIG).write_text(yaml.safe_dump(ckpt["config"], sort_keys=False))
+    previous = list_checkpoints(saveDir)
+    try:
+        atomic_save(ckpt, path)
+        export_encoder(model.encoder, saveDir)
+        (saveDir / RUN_CONFIG).write_text(yaml.safe_dump(ckpt["config"], sort_keys=False))
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        kept = f"the previous checkpoint {previous[-1].name} is intact" if previous else "no checkpoint was written"
+        raise DiskFullError(f"no space left on the device of {saveDir} while writing {path.name}; {kept}; free "
+                            "space, then resume with --resume auto") from err
     for old in list_checkpoints(saveDir)[:-KEEP_CHECKPOINTS]:
         old.unlink(missing_ok=True)
     return path
@@ -132,6 +239,10 @@ def restore_state(trainer, ckpt: dict, path: Path) -> Tuple[int, int, int]:
     except RuntimeError as err:
         raise CheckpointError(f"checkpoint {path} does not match model.kwargs of this config: "
                               f"{str(err).splitlines()[0]}") from err
+    saved = ckpt["config"].get("optimizer", {}).get("name")
+    if saved is not None and saved != trainer.cfg.optimizer.name:
+        raise CheckpointError(f"checkpoint {path} was trained with optimizer.name={saved!r}; this config asks for "
+                              f"{trainer.cfg.optimizer.name!r}: resume with the same optimizer")
     try:
         trainer.optimizer.load_state_dict(ckpt["optimizer"])
         if trainer.scheduler is not None and ckpt.get("scheduler") is not None:
@@ -143,7 +254,7 @@ def restore_state(trainer, ckpt: dict, path: Path) -> Tuple[int, int, int]:
                               f"({type(err).__name__}: {err})") from err
     epoch, globalStep = int(ckpt["epoch"]), int(ckpt["globalStep"])
     stepInEpoch = int(ckpt.get("stepInEpoch", 0))
-    if stepInEpoch >= trainer.stepsPerEpoch:
+    if stepInEpoch > trainer.stepsPerEpoch:
         raise CheckpointError(f"checkpoint {path} stopped at step {stepInEpoch} of an epoch, but this config has "
                               f"{trainer.stepsPerEpoch} steps per epoch; resume with the same train.trainBatch "
                               "and data")

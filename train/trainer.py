@@ -20,6 +20,7 @@ from typing import Any, Dict, Optional
 import torch
 import torch.distributed as dist
 import yaml
+from torch.utils.data import default_collate
 from tqdm import tqdm
 
 from core.data.data_augmentation import EvalTransform
@@ -30,17 +31,19 @@ from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
 from core.nn.loss import NTXent
 from core.nn.loss.nt_xent_distributed import DistributedNTXent
 from core.nn.utils.base_trainer import BaseTrainer
-from core.nn.utils.checkpoint import load_checkpoint
+from core.nn.utils.checkpoint import load_checkpoint, remove_stale_temporaries
 from core.nn.utils.runtime import epoch_seeds, resolve_device, seed_everything
-from train.augmentation import build_augmentation
+from train.augmentation import build_augmentation, views_on_device
 from train.builders import build_model, config_value, make_loader
 from train.config import ConfigError, to_plain
 from train.evaluation import RunEvaluator, log_view_pairs
 from train.optim import build_optimizer, build_scheduler
-from train.state import RunExistsError, find_resume, restore_state, save_state
+from train.state import (RunExistsError, RunLock, capture_rng, find_resume, keep_config, move_aside, restore_rng,
+                         restore_state, run_exists, save_state)
 from train.step import NonFiniteLossError, TrainStep
 
 log = logging.getLogger("simclr")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 __all__ = ["SimCLRTrainer", "RunExistsError", "NonFiniteLossError"]
 
 
@@ -65,24 +68,28 @@ class SimCLRTrainer(BaseTrainer):
         self.saveEvery = cfg.log.saveEpoch
         self.epoch, self.globalStep = 0, 0
         self.stepInEpoch = 0          # batches already done in the current epoch (resume mid-epoch)
-        self.stopRequested = False    # set by Ctrl-C: finish the step, save, exit
-        self.abortNow = False         # set by a second Ctrl-C: exit without saving
+        self.stopRequested = False    # set by Ctrl-C / SIGTERM / SIGHUP: finish the step, save, exit
+        self.stopSignal = signal.SIGINT
+        self.abortNow = False         # set by a second signal: exit without saving
         self.logDir = Path(cfg.general.logsDir) / cfg.general.name
         self.saveDir = Path(cfg.general.saveDir) / cfg.general.name
         seed_everything(cfg.general.seed)
         self.device = self.pick_device(cfg.general.device)
         self.init_precision()
         self.setup()
-        self._resumeCkpt: Optional[dict] = None   # loaded once by find_resume when a path is given
-        self.resumePath = self.find_resume(resume)
+        self.check_shapes()
+        # Everything below is read and checked before the first byte is written (refusals leave no trace).
+        self.resumePath, ckpt = find_resume(resume, self.logDir, self.saveDir, self.device)
+        self.restart = resume == "auto" and self.resumePath is None and run_exists(self.logDir, self.saveDir)
+        if self.resumePath is not None:
+            self.load_checkpoint(self.resumePath, ckpt)
+        self.complete = self.epoch >= self.epochs and self.stepInEpoch == 0
         self.barrier()  # every process decided before the main one writes anything
-        self.writer = None
-        if self.isMain:
+        self.writer, self.lock = None, None
+        if self.isMain and not self.complete:
             self.init_logging()
         self.evaluator = RunEvaluator(cfg, self.memorySet, self.testSet, self.device, self.channelsLast,
                                       self.writer, self.logDir)
-        if self.resumePath is not None:
-            self.load_checkpoint(self.resumePath)
 
     # ------------------------------------------------------------------ processes
     def init_distributed(self) -> None:
@@ -183,26 +190,68 @@ class SimCLRTrainer(BaseTrainer):
                               self.batchAugment, self.scheduler if self.schedPerStep else None, self.useAmp,
                               self.ampDtype, self.channelsLast, self.worldSize)
 
-    def find_resume(self, resume: Optional[str]) -> Optional[Path]:
-        """The checkpoint to resume from (``train.state.find_resume``); refuses to overwrite a run."""
-        path, self._resumeCkpt = find_resume(resume, self.logDir, self.saveDir, self.device)
-        return path
+    def check_shapes(self) -> None:
+        """One training image through the augmentation and the model (eval mode, no grad), RNG untouched.
+
+        A ``data.imgSize`` too small for the recipe or the encoder then fails here, in one line,
+        before anything is written, instead of at the first step.
+        """
+        size, state = self.cfg.data.imgSize, capture_rng()
+        try:
+            views = views_on_device(default_collate([self.trainSet[0][0]]), self.batchAugment, self.device)
+            self.model.eval()
+            with torch.no_grad():
+                self.model(torch.cat(views))
+        except (RuntimeError, ValueError) as err:
+            raise ConfigError(f"data.imgSize={size}: a training image could not go through the augmentation and "
+                              f"the encoder ({type(err).__name__}: {str(err).splitlines()[0]}); use a larger "
+                              "data.imgSize or fewer stride-2 steps in model.kwargs.encoderStrides") from err
+        finally:
+            self.model.train()
+            restore_rng(state)
 
     def init_logging(self) -> None:
-        """Create the run folders, the log file, TensorBoard, and save the resolved config."""
+        """Lock the run, create its folders, the log file, TensorBoard; keep the resolved config.
+
+        Folders this creates are removed again when a later step of it fails.
+        """
         from torch.utils.tensorboard import SummaryWriter
 
-        for folder in (self.logDir, self.saveDir):
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise ConfigError(f"cannot create {folder} ({err.strerror}); set general.logsDir/"
-                                  "general.saveDir to a writable folder") from err
+        created = [f for f in (self.logDir, self.saveDir) for f in (f, *f.parents) if not f.exists()]
+        try:
+            for folder in (self.logDir, self.saveDir):
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as err:
+                    raise ConfigError(f"cannot create {folder} ({err.strerror}); set general.logsDir/"
+                                      "general.saveDir to a writable folder") from err
+            self.lock = RunLock(self.logDir)
+            self.lock.acquire()
+            if self.resumePath is None and not self.restart and run_exists(self.logDir, self.saveDir):
+                raise RunExistsError(f"run folder {self.logDir} was filled by another process that started at "
+                                     "the same time; start a new one with --opts general.name NEW_NAME")
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            for folder in sorted(created, key=lambda f: len(f.parts), reverse=True):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            raise
+        stale = remove_stale_temporaries(self.saveDir)
+        if self.restart:
+            aside = move_aside(self.logDir)
+            log.info("--resume auto: %s has no checkpoint (the run stopped before its first one); starting it "
+                     "again from the beginning%s", self.saveDir, f" (earlier logs moved to {aside})" if aside else "")
         handler = logging.FileHandler(self.logDir / "train.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         self._fileHandler = handler
-        (self.logDir / "config.yaml").write_text(yaml.safe_dump(to_plain(self.cfg), sort_keys=False))
+        if stale:
+            log.info("removed %d unfinished checkpoint file(s) of an interrupted write: %s", len(stale),
+                     ", ".join(p.name for p in stale))
+        kept = keep_config(self.logDir, yaml.safe_dump(to_plain(self.cfg), sort_keys=False))
+        if kept.name != "config.yaml":
+            log.info("resolved config of this launch: %s (the first launch's stays in config.yaml)", kept)
         self.writer = SummaryWriter(str(self.logDir))
         log.info("device %s%s | train %d images, %d steps/epoch | memory %d, test %d",
                  self.device, f" (autocast {self.ampDtype})" if self.useAmp else "",
@@ -280,15 +329,21 @@ class SimCLRTrainer(BaseTrainer):
         return metrics
 
     def train(self) -> Dict[str, float]:
-        """Train to ``train.epochs``; Ctrl-C finishes the step, saves and re-raises KeyboardInterrupt."""
+        """Train to ``train.epochs``.
+
+        Ctrl-C (SIGINT), SIGTERM (``kill``, ``timeout``, Kubernetes, SLURM ``--signal``) and SIGHUP
+        (a closed terminal) finish the current step, save a checkpoint and re-raise as
+        ``KeyboardInterrupt``; ``self.stopSignal`` says which. A second signal aborts without saving.
+        """
         def request_stop(signum, frame):
-            if self.stopRequested:  # a second Ctrl-C: stop now, without saving a half-done step
+            if self.stopRequested:  # a second signal: stop now, without saving a half-done step
                 self.abortNow = True
                 raise KeyboardInterrupt
-            self.stopRequested = True
-            log.info("Ctrl-C: finishing the current step, then saving a checkpoint (Ctrl-C again to abort)")
+            self.stopRequested, self.stopSignal = True, signum
+            log.info("%s: finishing the current step, then saving a checkpoint (again to abort)",
+                     signal.Signals(signum).name)
 
-        previous = signal.signal(signal.SIGINT, request_stop)
+        previous = {sig: signal.signal(sig, request_stop) for sig in STOP_SIGNALS}
         try:
             return super().train()
         except KeyboardInterrupt:
@@ -296,7 +351,8 @@ class SimCLRTrainer(BaseTrainer):
                 self.save_checkpoint()
             raise
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def evaluate(self) -> Dict[str, float]:
         """kNN top-1 of ``h``, the embedding projector and the t-SNE figure (main process only)."""
@@ -316,23 +372,36 @@ class SimCLRTrainer(BaseTrainer):
             if not self.stopRequested:
                 self.barrier()
 
-    def load_checkpoint(self, path: Path) -> None:
-        """Restore model, optimizer, scheduler, scaler, counters and RNG states (``train.state``)."""
-        ckpt = self._resumeCkpt if self._resumeCkpt is not None else load_checkpoint(path, self.device)
-        self._resumeCkpt = None
+    def load_checkpoint(self, path: Path, ckpt: Optional[dict] = None) -> None:
+        """Restore model, optimizer, scheduler, scaler, counters and RNG states (``train.state``).
+
+        A checkpoint saved by a stop after the last step of an epoch (``_stepS`` with S = steps per
+        epoch) resumes as the end of that epoch.
+        """
+        ckpt = ckpt if ckpt is not None else load_checkpoint(path, self.device)
         try:
             self.epoch, self.globalStep, self.stepInEpoch = restore_state(self, ckpt, path)
         except KeyError as err:
             raise CheckpointError(f"checkpoint {path} lacks the field {err}") from err
+        if self.stepInEpoch == self.stepsPerEpoch:
+            self.stepInEpoch = 0
+            self.epoch += 1
+            if self.scheduler is not None and not self.schedPerStep:
+                self.scheduler.step()
         log.info("resumed from %s at epoch %d%s (step %d)", path, self.epoch,
                  f" + {self.stepInEpoch} steps" if self.stepInEpoch else "", self.globalStep)
 
     def close(self) -> None:
-        """Flush TensorBoard and detach the log file."""
+        """Flush TensorBoard, detach the log file, release the run's lock."""
         if getattr(self, "writer", None) is not None:
-            self.writer.close()
+            try:
+                self.writer.close()
+            except OSError as err:   # e.g. the disk is full: the run already reports why it stops
+                log.warning("TensorBoard could not flush its last events (%s)", err)
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
         if getattr(self, "_fileHandler", None) is not None:
             log.removeHandler(self._fileHandler)
             self._fileHandler.close()
+        if getattr(self, "lock", None) is not None:
+            self.lock.release()

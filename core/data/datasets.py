@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
 import warnings
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -104,6 +105,26 @@ def load_digits_rgb() -> Tuple[np.ndarray, np.ndarray]:
     return np.repeat(gray[..., None], 3, axis=3), digits.target.astype(np.int64)
 
 
+# What opening or decoding a bad file raises (truncated data, not an image, a decompression bomb).
+UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def read_rgb(path: Path) -> Image.Image:
+    """Decode ``path`` as an 8-bit RGB image; 16-bit and 32-bit integer images are scaled, not clipped.
+
+    ``convert("RGB")`` clips a 16-bit PNG (mode ``I;16``) to 255, which turns it white;
+    here its values are scaled to 8 bits first.
+    """
+    with Image.open(path) as image:
+        image.load()
+        if image.mode.startswith("I"):
+            values = np.asarray(image).astype(np.int64)
+            top = 65535 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255
+            scaled = np.clip(values * 255 // max(top, 1), 0, 255).astype(np.uint8)
+            return Image.fromarray(scaled, mode="L").convert("RGB")
+        return image.convert("RGB")
+
+
 class ImageFiles(Dataset):
     """A folder of image files, recursively; class = first subfolder, or -1 when flat.
 
@@ -119,9 +140,27 @@ class ImageFiles(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int):
-        with Image.open(self.files[index]) as image:
-            image = image.convert("RGB")
-        return (self.transform(image) if self.transform else image), self.labels[index]
+        """``(transform(image), label)``; a file that fails to decode is replaced by the next readable one.
+
+        A file can pass the scan (its header is fine) and still fail to decode (a truncated
+        JPEG). It is then skipped with one warning naming it, and the item is the next file
+        that decodes, so the epoch keeps its length and a resumed run sees the same images.
+        """
+        for offset in range(len(self.files)):
+            position = (index + offset) % len(self.files)
+            try:
+                image = read_rgb(self.files[position])
+            except UNREADABLE as err:
+                self.warn_once(self.files[position], err)
+                continue
+            return (self.transform(image) if self.transform else image), self.labels[position]
+        raise DatasetError(f"ImageFolder: none of the {len(self.files)} images decodes")
+
+    def warn_once(self, path: Path, err: Exception) -> None:
+        warned = self.__dict__.setdefault("_warned", set())   # per process (each DataLoader worker has its own)
+        if path not in warned:
+            warned.add(path)
+            log.warning("ImageFolder: skipping %s, which cannot be decoded (%s: %s)", path, type(err).__name__, err)
 
 
 def scan_image_folder(root: Path) -> Tuple[List[Path], List[int], List[str], List[Path]]:
@@ -149,9 +188,9 @@ def _scan(root: Path, mtime: int) -> Tuple[List[Path], List[int], List[str], Lis
             with Image.open(path) as image:
                 image.verify()
             files.append(path)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        except UNREADABLE as err:
             skipped.append(path)
-            warnings.warn(f"ImageFolder: skipping unreadable image {path}", stacklevel=2)
+            warnings.warn(f"ImageFolder: skipping unreadable image {path} ({type(err).__name__})", stacklevel=2)
     if not files:
         raise DatasetError(f"ImageFolder: no readable image ({', '.join(IMAGE_EXTENSIONS)}) "
                            f"under {str(root)!r}")
@@ -167,6 +206,7 @@ def _scan(root: Path, mtime: int) -> Tuple[List[Path], List[int], List[str], Lis
 def _torchvision_dataset(name: str, root: Path, split: str, transform, download: bool):
     import torchvision.datasets as tvd
 
+    existed = root.exists()
     try:
         if name in ("CIFAR10", "CIFAR100"):
             cls = getattr(tvd, name)
@@ -174,6 +214,8 @@ def _torchvision_dataset(name: str, root: Path, split: str, transform, download:
         stlSplit = {"train": "train+unlabeled", "memory": "train", "test": "test"}[split]
         return tvd.STL10(str(root), split=stlSplit, transform=transform, download=download)
     except Exception as err:  # offline downloads raise URLError, RuntimeError, OSError...
+        if not existed:       # the folder (and any partial download in it) is this attempt's: leave nothing
+            shutil.rmtree(root, ignore_errors=True)
         archive, url, folder = ARCHIVES[name]
         why = (f"could not be downloaded ({type(err).__name__})" if download
                else "data.download is off")

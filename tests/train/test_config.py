@@ -81,3 +81,55 @@ def test_none_works_for_string_keys_that_accept_it(tmp_path):
     assert load_config(str(path)).optimizer.scheduler == "None"
     with pytest.raises(ConfigError, match="train.epochs=None"):
         load_config(None, ["train.epochs", "None"])   # a number stays a number
+
+
+@pytest.mark.parametrize("text, match", [
+    ("train:\n  epochs: 3\n  epochs: 5\n", r"key 'epochs' appears twice in one section \(lines 2 and 3\)"),
+    ("train: {epochs: 3}\ntrain: {epochs: 4}\n", r"key 'train' appears twice"),
+])
+def test_duplicate_keys_are_refused(tmp_path, text, match):
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(str(path))
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path):
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i, name in enumerate("bcdefghi"):
+        prev = "abcdefghi"[i]
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=r"bomb.yaml: its aliases \(\*name\) expand to [\d,]+ values; a config "
+                                          r"may hold at most 100,000"):
+        load_config(str(path))
+    fine = tmp_path / "fine.yaml"
+    fine.write_text("model:\n  kwargs:\n    mlpLayers: &w [64]\n    encoderStrides: [1, 1, 1, 2, 2, 2]\n"
+                    "train:\n  epochs: 2\n")
+    assert load_config(str(fine)).model.kwargs.mlpLayers == [64]
+
+
+def test_binary_files_and_folders_are_named(tmp_path):
+    binary = tmp_path / "model.pt"
+    binary.write_bytes(b"\x80\x02\xff\xfe binary")
+    with pytest.raises(ConfigError, match=r"model.pt' is not UTF-8 text"):
+        load_config(str(binary))
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(str(tmp_path))
+
+
+@pytest.mark.parametrize("opts, match", [
+    (["train.trainBatch", "1"], r"train.trainBatch=1 is invalid; it must be >= 2 per process"),
+    (["log.knnK", "0"], r"log.knnK=0 is invalid"),
+    (["log.knnT", "0.0"], r"log.knnT=0.0 is invalid; it must be > 0"),
+    (["general.seed", "-1"], r"general.seed=-1 is invalid"),
+    (["general.seed", str(2 ** 40)], r"general.seed=1099511627776 is invalid"),
+    (["optimizer.momentum", "1.5"], r"optimizer.momentum=1.5 is invalid; it must be in \[0, 1\)"),
+    (["optimizer.weightDecay", "-0.1"], r"optimizer.weightDecay=-0.1 is invalid"),
+    (["model.inChNo", "1"], r"model.inChNo=1 is invalid; it must be 3"),
+    (["general.name", "x" * 300], r"general.name='x+' is invalid; it must be at most 200 bytes"),
+])
+def test_values_checked_up_front(opts, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, opts)

@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 
 from core.nn.loss import NTXent
 from core.nn.utils.checkpoint import list_checkpoints, load_checkpoint
-from tests.conftest import REPO_ROOT, distributed_loss_missing
+from tests.conftest import REPO_ROOT, TIMEOUT, distributed_loss_missing
 
 # The multi-GPU loss is Task 4's optional part: these tests skip until it is written.
 pytestmark = [pytest.mark.pipeline, pytest.mark.task4_optional]
@@ -155,7 +155,7 @@ def torchrun(tmp_path, *extra, resume=False):
              "log.embeddingSamples", "10", "general.logsDir", str(tmp_path / "logs"),
              "general.saveDir", str(tmp_path / "ckpt"), "general.name", "ddp", *extra]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    return subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT,
                           stdin=subprocess.DEVNULL)
 
 

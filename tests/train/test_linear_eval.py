@@ -73,8 +73,9 @@ def test_evaluation_clis_work_from_the_checkpoint_alone(cli, tmp_path):
     model = build_model(cfg.model)
     modelArgs = {"inChNo": model.inChNo, "latentChNo": model.latentChNo, "outChNo": model.outChNo,
                  **model.hparams()}
-    atomic_save({"format": CKPT_FORMAT, "epoch": 1, "globalStep": 1, "model": model.state_dict(),
-                 "modelArgs": modelArgs, "config": to_plain(cfg)}, tmp_path / "checkpoint_epoch0001.pt")
+    atomic_save({"format": CKPT_FORMAT, "epoch": 1, "globalStep": 1, "stepInEpoch": 0, "model": model.state_dict(),
+                 "modelArgs": modelArgs, "config": to_plain(cfg), "optimizer": {}, "scheduler": None, "scaler": None},
+                tmp_path / "checkpoint_epoch0001.pt")
     probe = cli("train/linear_eval.py", "--ckpt", str(tmp_path / "checkpoint_epoch0001.pt"), "--pixels", "off")
     assert probe.returncode == 0, probe.stderr
     assert (tmp_path / "logs" / "stored" / "linear_eval.json").is_file()      # the stored config's run folder

@@ -13,7 +13,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from core.nn.utils.checkpoint import atomic_save, list_checkpoints, load_checkpoint
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, TIMEOUT, too_slow
 
 pytestmark = pytest.mark.pipeline
 
@@ -39,7 +39,11 @@ def popen(args):
 
 def run(args):
     proc = popen(args)
-    out, err = proc.communicate(timeout=600)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired as timeout:
+        proc.kill()
+        too_slow(timeout)
     return proc.returncode, out, err
 
 
@@ -111,7 +115,7 @@ def test_ctrl_c_saves_prints_the_resume_command_and_resumes_exactly(straight, tm
         if line.startswith("epoch 1/3"):
             break
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=300)
+    out, err = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 130, err
     assert "Resume with:" in err and "--resume auto" in err and "general.name interrupted" in err
     saved = list_checkpoints(tmp_path / "ckpt" / "interrupted")

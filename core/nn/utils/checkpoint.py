@@ -30,7 +30,8 @@ CKPT_FORMAT = "simclr-tutorial/1"
 ENCODER_WEIGHTS = "encoder.pt"
 ENCODER_CONFIG = "encoder.json"
 RUN_CONFIG = "config.yaml"
-TRAINING_FIELDS = {"epoch": int, "globalStep": int, "model": dict, "modelArgs": dict, "config": dict}
+TRAINING_FIELDS = {"epoch": int, "globalStep": int, "stepInEpoch": int, "model": dict, "modelArgs": dict,
+                   "config": dict, "optimizer": dict, "scheduler": (dict, type(None)), "scaler": (dict, type(None))}
 
 
 def checkpoint_name(epoch: int, stepInEpoch: int = 0) -> str:
@@ -49,6 +50,7 @@ def atomic_save(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~current_umask())   # mkstemp makes 0600; give it the mode of the run's other files
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()
@@ -62,6 +64,22 @@ def atomic_save(obj: Any, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_temporaries(folder: Path) -> List[Path]:
+    """Delete the hidden ``.NAME.XXXX.tmp`` files that a killed ``atomic_save`` left in ``folder``."""
+    folder = Path(folder)
+    stale = sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def load_checkpoint(path: Union[str, Path], map_location: Any = "cpu") -> dict:
@@ -129,8 +147,12 @@ def _training(path: Path, state: dict) -> Checkpoint:
         raise CheckpointError(f"{str(path)!r} has format {state.get('format')!r}; this version reads "
                               f"{CKPT_FORMAT!r}")
     for field, kind in TRAINING_FIELDS.items():
-        if not isinstance(state.get(field), kind):
-            raise CheckpointError(f"{str(path)!r}: field {field!r} is missing or not a {kind.__name__}")
+        if field not in state:
+            raise CheckpointError(f"{str(path)!r}: field {field!r} is missing")
+        if not isinstance(state[field], kind) or isinstance(state[field], bool):
+            allowed = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            raise CheckpointError(f"{str(path)!r}: field {field!r} is a {type(state[field]).__name__}, not a "
+                                  f"{allowed}")
     return Checkpoint("training", path, state, dict(state["modelArgs"]), state["config"])
 
 

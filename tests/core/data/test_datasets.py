@@ -129,3 +129,57 @@ def test_stl10_pretrains_on_train_plus_unlabeled(tmp_path, monkeypatch):
     assert dataset_labels(memory).tolist() == list(range(10))
     assert dataset_labels(test).tolist() == [0, 1, 2, 3, 4]
     assert train[12][0].size == (96, 96)
+
+
+def test_an_image_that_fails_to_decode_is_replaced_by_the_next(tmp_path, caplog):
+    root = write_image_folder(tmp_path / "images", perClass=3, size=24)
+    good = root / "cat" / "cat_1.png"
+    jpeg = root / "cat" / "cat_1.jpg"
+    Image.open(good).save(jpeg, quality=90)
+    good.unlink()
+    data = jpeg.read_bytes()
+    jpeg.write_bytes(data[:len(data) - 100])            # truncated: passes the scan, fails to decode
+    data = build_dataset("ImageFolder", "train", root=str(root), valFraction=0.0)
+    index = data.files.index(jpeg)
+    assert len(data) == 6
+    image, label = data[index]
+    assert image.size == (24, 24) and label == data.labels[index + 1]   # the next file stands in
+    data[index]
+    assert caplog.text.count(f"skipping {jpeg}") == 1                  # one warning per file
+
+
+def test_decompression_bomb_is_skipped_at_the_scan(tmp_path, monkeypatch):
+    root = write_image_folder(tmp_path / "images", perClass=2, size=20)
+    Image.new("L", (200, 200)).save(root / "dog" / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)            # 200 x 200 > 2 x the limit: a bomb here
+    with pytest.warns(UserWarning, match="skipping unreadable image .*huge.png"):
+        data = build_dataset("ImageFolder", "train", root=str(root / ".." / "images"), valFraction=0.0)
+    assert len(data) == 4
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    folder = tmp_path / "deep" / "a"
+    folder.mkdir(parents=True)
+    values = np.array([[0, 16384], [32768, 65535]], dtype=np.uint16)
+    Image.fromarray(values).save(folder / "x.png")
+    image, _ = build_dataset("ImageFolder", "train", root=str(tmp_path / "deep"), valFraction=0.0)[0]
+    assert np.array(image)[:, :, 0].tolist() == [[0, 63], [127, 255]]
+
+
+def test_a_failed_download_leaves_no_folder(tmp_path, monkeypatch):
+    import torchvision.datasets as tvd
+
+    def offline(self, *args, **kwargs):
+        (tmp_path / "fresh" / "partial.tmp").write_text("half a download")
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(tvd.CIFAR10, "download", offline)
+    with pytest.raises(DatasetError, match="could not be downloaded"):
+        build_dataset("CIFAR10", "train", root=str(tmp_path / "fresh"), download=True)
+    assert not (tmp_path / "fresh").exists()
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "mine.txt").write_text("the user's file")
+    monkeypatch.setattr(tvd.CIFAR10, "download", lambda self: (_ for _ in ()).throw(urllib.error.URLError("x")))
+    with pytest.raises(DatasetError):
+        build_dataset("CIFAR10", "train", root=str(tmp_path / "kept"), download=True)
+    assert (tmp_path / "kept" / "mine.txt").read_text() == "the user's file"

@@ -27,6 +27,7 @@ import pytest
 
 from core.starter import find_regions, make_starter, restore_regions
 from core.starter.generate import REPO_ROOT
+from tests.conftest import TIMEOUT
 
 BANK = Path(__file__).with_name("solutions")
 NEEDS = {3: [2]}   # tasks whose reference regions a solution of task N builds on
@@ -71,12 +72,12 @@ def grade(folder, task, marker=None):
     env = dict(os.environ, PYTHONPATH=str(folder), OMP_NUM_THREADS="1")
     if marker:   # the optional efficiency tests: their own pytest run
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marker,
-                              "tests"], cwd=folder, env=env, capture_output=True, text=True, timeout=600,
+                              "tests"], cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT,
                              stdin=subprocess.DEVNULL)
         return run.returncode == 0, run.stdout[-2000:]
     report = folder / "grade.json"
     command = [sys.executable, "-m", "core.grade", "--task", str(task), "--exitfirst", "--json", str(report)]
-    run = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=600,
+    run = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT,
                          stdin=subprocess.DEVNULL)
     assert report.is_file(), run.stdout[-2000:] + run.stderr[-2000:]
     row = json.loads(report.read_text())["tasks"][0]

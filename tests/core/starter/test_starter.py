@@ -10,6 +10,7 @@ import pytest
 
 from core.starter import TASK_FILES, find_regions, make_starter, restore_regions
 from core.starter.generate import REPO_ROOT, repository_files, stub_file
+from tests.conftest import TIMEOUT
 
 OPTIONAL_REGIONS = {"core/data/batch_augmentation.py", "core/nn/loss/nt_xent_distributed.py"}
 
@@ -155,7 +156,7 @@ def run_suite(folder, *args):
     report = folder / "report.xml"
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow",
                     f"--junitxml={report}", *args], cwd=folder, env=env, capture_output=True, text=True,
-                   timeout=900, stdin=subprocess.DEVNULL)
+                   timeout=TIMEOUT, stdin=subprocess.DEVNULL)
     results = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         name = f"{case.get('classname')}::{case.get('name')}"
@@ -176,7 +177,7 @@ def task_test_ids(folder):
     env = dict(os.environ, PYTHONPATH=str(folder))
     listed = subprocess.run([sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider",
                              "-m", "task1 or task2 or task3 or task4"], cwd=folder, env=env,
-                            capture_output=True, text=True, timeout=300).stdout
+                            capture_output=True, text=True, timeout=TIMEOUT).stdout
     return {line.strip() for line in listed.splitlines() if "::" in line}
 
 

@@ -9,8 +9,9 @@ from core.nn.utils.checkpoint import CKPT_FORMAT, atomic_save, load_checkpoint, 
 
 
 def training_ckpt(**overrides):
-    ckpt = {"format": CKPT_FORMAT, "epoch": 1, "globalStep": 5, "model": {"w": torch.zeros(2)},
-            "modelArgs": {"inChNo": 3, "latentChNo": 8, "outChNo": 4}, "config": {"train": {"epochs": 2}}}
+    ckpt = {"format": CKPT_FORMAT, "epoch": 1, "globalStep": 5, "stepInEpoch": 0, "model": {"w": torch.zeros(2)},
+            "modelArgs": {"inChNo": 3, "latentChNo": 8, "outChNo": 4}, "config": {"train": {"epochs": 2}},
+            "optimizer": {"state": {}, "param_groups": []}, "scheduler": None, "scaler": {}}
     ckpt.update(overrides)
     return ckpt
 
@@ -25,13 +26,35 @@ def test_training_checkpoint_gives_state_model_arguments_and_config(tmp_path):
 
 @pytest.mark.parametrize("overrides, match", [
     (dict(format="other/9"), "has format 'other/9'"),
-    (dict(epoch="1"), "field 'epoch' is missing or not a int"),
-    (dict(modelArgs=None), "field 'modelArgs'"),
+    (dict(epoch="1"), "field 'epoch' is a str, not a int"),
+    (dict(modelArgs=None), "field 'modelArgs' is a NoneType, not a dict"),
+    (dict(optimizer=None), "field 'optimizer' is a NoneType"),
+    (dict(scheduler=[1]), "field 'scheduler' is a list, not a dict or NoneType"),
 ])
 def test_bad_training_checkpoints_name_the_field(tmp_path, overrides, match):
     atomic_save(training_ckpt(**overrides), tmp_path / "c.pt")
     with pytest.raises(CheckpointError, match=match):
         read_checkpoint(tmp_path / "c.pt")
+
+
+def test_a_checkpoint_without_its_optimizer_is_named(tmp_path):
+    ckpt = training_ckpt()
+    del ckpt["optimizer"]
+    atomic_save(ckpt, tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match=r"c.pt': field 'optimizer' is missing"):
+        read_checkpoint(tmp_path / "c.pt")
+
+
+def test_checkpoints_get_the_mode_of_other_files_and_stale_temporaries_go(tmp_path):
+    import os
+
+    from core.nn.utils.checkpoint import current_umask, remove_stale_temporaries
+
+    atomic_save(training_ckpt(), tmp_path / "c.pt")
+    assert os.stat(tmp_path / "c.pt").st_mode & 0o777 == 0o666 & ~current_umask()
+    (tmp_path / ".c.pt.abc123.tmp").write_bytes(b"half")
+    assert [p.name for p in remove_stale_temporaries(tmp_path)] == [".c.pt.abc123.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
 
 
 def test_exported_encoder_by_folder_or_file(tmp_path):

@@ -1,0 +1,246 @@
+"""Runs that never lose or overwrite a run, survive preemption, and refuse bad input before writing.
+
+In-process runs of ``train.main.main`` with a tiny model (about 5 s each); the
+signal test runs a subprocess like the Ctrl-C test of ``test_reliability.py``.
+"""
+import errno
+import os
+import signal
+import socket
+
+import pytest
+import torch
+
+from core.nn.utils.checkpoint import atomic_save, list_checkpoints, load_checkpoint
+from tests.conftest import TIMEOUT
+from tests.train.test_reliability import popen, run, train_args
+
+pytestmark = pytest.mark.pipeline
+
+
+@pytest.fixture
+def main(capsys, caplog):
+    """``main(tmp_path, name, *opts, resume=...) -> (exit code, log text, stderr)`` of an in-process run."""
+    from train import main as train_main
+
+    def launch(tmp_path, name, *extra, resume=None):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="simclr"):
+            code = train_main.main(train_args(tmp_path, name, *extra, resume=resume)[2:])
+        return code, caplog.text, capsys.readouterr().err
+    return launch
+
+
+def snapshot(tmp_path, name):
+    """Every file of a run with its size and modification time."""
+    files = {}
+    for root in (tmp_path / "logs" / name, tmp_path / "ckpt" / name):
+        for path in sorted(root.rglob("*")) if root.exists() else []:
+            if path.is_file():
+                files[str(path)] = (path.stat().st_size, path.stat().st_mtime_ns)
+    return files
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A finished 1-epoch run 'a' (and its files), shared by the refusal tests."""
+    tmp = tmp_path_factory.mktemp("finished")
+    code, out, err = run(train_args(tmp, "a", "train.epochs", "1"))
+    assert code == 0, err
+    return tmp
+
+
+def test_resume_path_into_another_run_is_refused(finished, tmp_path, main):
+    tmp = finished
+    code, _, err = main(tmp, "b", "train.epochs", "2")          # run b exists too
+    assert code == 0, err
+    before = snapshot(tmp, "b")
+    foreign = tmp / "ckpt" / "a" / "checkpoint_epoch0001.pt"
+    code, _, err = main(tmp, "b", "train.epochs", "3", resume=str(foreign))
+    assert code == 2 and "holds another run, which this would overwrite" in err and len(err.splitlines()) == 1
+    assert snapshot(tmp, "b") == before                                        # nothing written
+
+
+def test_resume_path_starts_a_new_empty_run_and_keeps_configs(finished, tmp_path, main):
+    foreign = finished / "ckpt" / "a" / "checkpoint_epoch0001.pt"
+    code, out, err = main(tmp_path, "fresh", "train.epochs", "2", resume=str(foreign))
+    assert code == 0, err
+    assert [p.name for p in list_checkpoints(tmp_path / "ckpt" / "fresh")] == ["checkpoint_epoch0002.pt"]
+    code, _, err = main(tmp_path, "fresh", "train.epochs", "3", resume="auto")
+    assert code == 0, err
+    logs = tmp_path / "logs" / "fresh"
+    assert (logs / "config.yaml").is_file() and (logs / "config_resume1.yaml").is_file()
+    assert "epochs: 2" in (logs / "config.yaml").read_text()
+    assert "epochs: 3" in (logs / "config_resume1.yaml").read_text()
+
+
+def test_a_finished_run_says_so_and_writes_nothing(finished, main):
+    before = snapshot(finished, "a")
+    code, out, err = main(finished, "a", "train.epochs", "1", resume="auto")
+    assert code == 0
+    assert "run a is complete at epoch 1 (train.epochs 1); nothing was written" in err
+    assert "--resume auto" in err and "train.epochs 2" in err
+    assert snapshot(finished, "a") == before
+
+
+def test_a_rejected_resume_writes_nothing(finished, main):
+    before = snapshot(finished, "a")
+    code, _, err = main(finished, "a", "train.epochs", "2", "model.kwargs.baseChNo", "8", resume="auto")
+    assert code == 2 and "does not match model.kwargs" in err
+    code, _, err = main(finished, "a", "train.epochs", "2", "optimizer.name", "SGD", resume="auto")
+    assert code == 2 and "was trained with optimizer.name='Adam'; this config asks for 'SGD'" in err
+    assert snapshot(finished, "a") == before
+
+
+def test_stop_after_the_last_step_of_an_epoch_resumes_as_its_end(finished, tmp_path, main):
+    ckpt = load_checkpoint(finished / "ckpt" / "a" / "checkpoint_epoch0001.pt")
+    steps = ckpt["globalStep"]
+    ckpt.update(epoch=0, stepInEpoch=steps)                # what a Ctrl-C in the last step of epoch 1 writes
+    saved = tmp_path / "ckpt" / "last" / f"checkpoint_epoch0000_step{steps}.pt"
+    atomic_save(ckpt, saved)
+    code, out, err = main(tmp_path, "last", "train.epochs", "2", resume="auto")
+    assert code == 0, err
+    assert "resumed from" in out and "at epoch 1 (step" in out
+    assert load_checkpoint(list_checkpoints(tmp_path / "ckpt" / "last")[-1])["epoch"] == 2
+
+
+def test_resume_auto_before_the_first_checkpoint_starts_again(tmp_path, main):
+    logs = tmp_path / "logs" / "early"
+    logs.mkdir(parents=True)
+    (logs / "events.out.tfevents.1.host").write_bytes(b"from a run killed before its first checkpoint")
+    (logs / "train.log").write_text("old log\n")
+    (tmp_path / "ckpt" / "early").mkdir(parents=True)
+    (tmp_path / "ckpt" / "early" / ".checkpoint_epoch0001.pt.x1y2.tmp").write_bytes(b"half a write")
+    code, out, err = main(tmp_path, "early", "train.epochs", "1", resume="auto")
+    assert code == 0, err
+    assert "has no checkpoint (the run stopped before its first one); starting it again" in out
+    assert (logs / "attempt_1" / "events.out.tfevents.1.host").is_file()     # kept, moved aside
+    assert "removed 1 unfinished checkpoint file" in (logs / "train.log").read_text()
+    assert not list((tmp_path / "ckpt" / "early").glob(".*.tmp"))
+    assert [p.name for p in list_checkpoints(tmp_path / "ckpt" / "early")] == ["checkpoint_epoch0001.pt"]
+
+
+def test_a_run_in_use_is_refused_and_a_stale_lock_reclaimed(tmp_path, main):
+    logs = tmp_path / "logs" / "locked"
+    logs.mkdir(parents=True)
+    (logs / ".lock").write_text(f"{os.getpid()} {socket.gethostname()}\n")     # alive: this test's process
+    code, _, err = main(tmp_path, "locked", "train.epochs", "1")
+    assert code == 2 and f"is in use by process {os.getpid()}" in err
+    assert sorted(p.name for p in logs.iterdir()) == [".lock"]
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    (logs / ".lock").write_text(f"{dead} {socket.gethostname()}\n")
+    code, out, err = main(tmp_path, "locked", "train.epochs", "1")
+    assert code == 0, err
+    assert f"removing the stale lock of process {dead}" in out
+    assert not (logs / ".lock").exists()                                          # released at the end
+
+
+def test_files_get_one_mode(finished):
+    saveDir = finished / "ckpt" / "a"
+    mode = (finished / "logs" / "a" / "config.yaml").stat().st_mode & 0o777
+    assert {(p.name, p.stat().st_mode & 0o777) for p in (saveDir / "encoder.pt", *list_checkpoints(saveDir))} == \
+        {(p.name, mode) for p in (saveDir / "encoder.pt", *list_checkpoints(saveDir))}
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["optimizer.scheduler", "StepLR", "optimizer.schedKwargs", "{'step_size': 'a'}"],
+     "optimizer.schedKwargs={'step_size': 'a'} do not fit StepLR"),
+    (["data.imgSize", "1", "model.kwargs.encoderStrides", "[2, 2, 2, 2, 2, 2]"],
+     "data.imgSize=1: a training image could not go through"),
+    (["general.saveDir", "{tmp}/afile/ckpt"], "cannot create {tmp}/afile/ckpt"),
+])
+def test_more_bad_input_is_one_line_before_anything_is_written(tmp_path, extra, message, main):
+    (tmp_path / "afile").write_text("a file, not a folder")
+    extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
+    code, _, err = main(tmp_path, "bad", *extra)
+    assert code == 2 and err.startswith("error: " + message.replace("{tmp}", str(tmp_path))), err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "ckpt").exists()
+
+
+def test_resume_from_a_directory_is_named(tmp_path, main):
+    code, _, err = main(tmp_path, "d", resume=str(tmp_path))
+    assert code == 2 and "is a directory" in err
+
+
+def test_ctrl_c_while_starting_exits_130_quietly(tmp_path, monkeypatch, main):
+    from train import trainer
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.SimCLRTrainer, "__init__", interrupted)
+    code, _, err = main(tmp_path, "s")
+    assert code == 130 and err.strip() == "stopped by SIGINT while starting; no checkpoint was written"
+
+
+def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch, main):
+    import core.nn.utils.checkpoint as checkpoint
+
+    original, calls = checkpoint.torch.save, {"n": 0}
+
+    def full(obj, handle, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 2:                         # epoch 1: checkpoint + encoder; then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoint.torch, "save", full)
+    code, _, err = main(tmp_path, "full", "train.epochs", "2")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "no space left on the device of" in err
+    assert "the previous checkpoint checkpoint_epoch0001.pt is intact" in err
+    saved = list_checkpoints(tmp_path / "ckpt" / "full")
+    assert [p.name for p in saved] == ["checkpoint_epoch0001.pt"] and load_checkpoint(saved[0])["epoch"] == 1
+
+
+def test_disk_full_while_logging_is_one_message(tmp_path, monkeypatch, main):
+    from tensorboard.summary.writer import record_writer
+
+    original, calls = record_writer.RecordWriter.write, {"n": 0}
+
+    def full(self, data):
+        calls["n"] += 1
+        if calls["n"] > 20:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, data)
+
+    monkeypatch.setattr(record_writer.RecordWriter, "write", full)
+    code, _, err = main(tmp_path, "logfull", "train.epochs", "2")
+    assert code == 1 and "no space left on the device while writing the logs" in err, err
+    assert len(err.strip().splitlines()) <= 3 and "Traceback" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, sig, code):
+    proc = popen(train_args(tmp_path, "preempted", "log.saveEpoch", "0"))
+    for line in proc.stdout:
+        if line.startswith("epoch 1/3"):
+            break
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == code, err
+    assert f"{signal.Signals(sig).name}: interrupted; checkpoint saved in" in err and "--resume auto" in err
+    assert len(list_checkpoints(tmp_path / "ckpt" / "preempted")) == 1
+    again, out, err = run(train_args(tmp_path, "preempted", "log.saveEpoch", "0", resume="auto"))
+    assert again == 0, err
+    assert load_checkpoint(list_checkpoints(tmp_path / "ckpt" / "preempted")[-1])["epoch"] == 3
+    assert torch.is_tensor(load_checkpoint(list_checkpoints(tmp_path / "ckpt" / "preempted")[-1])["model"][
+        "encoder.stem.0.weight"])
+
+
+@pytest.mark.slow
+def test_two_launches_of_one_run_at_once_never_share_its_folder(tmp_path):
+    for attempt in range(3):
+        procs = [popen(train_args(tmp_path, f"race{attempt}", "train.epochs", "1")) for _ in range(2)]
+        results = [(p.wait(timeout=TIMEOUT), *p.communicate()) for p in procs]
+        codes = sorted(code for code, _, _ in results)
+        assert codes == [0, 2], [err[-500:] for _, _, err in results]
+        refusal = next(err for code, _, err in results if code == 2)
+        assert "is in use by process" in refusal or "was filled by another process" in refusal \
+            or "already holds a run" in refusal, refusal
+        assert len(list((tmp_path / "logs" / f"race{attempt}").glob("events.out.tfevents.*"))) == 1
