@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from core.nn.networks import SimCLR
 from train.config import ConfigError
@@ -53,3 +53,30 @@ def make_loader(dataset: Dataset, batchSize: int, workers: int, device: torch.de
         dataset, batch_size=batchSize, sampler=sampler, shuffle=False, drop_last=train, num_workers=workers,
         pin_memory=cuda, persistent_workers=train and cuda and workers > 0,
         prefetch_factor=4 if workers > 0 else None, generator=generator if train else None)
+
+
+def check_one_image(model, trainSet, batchAugment, device: torch.device, imgSize: int) -> None:
+    """One training image through the augmentation and the model (eval mode, no grad), RNG untouched.
+
+    A ``data.imgSize`` too small for the recipe or the encoder then fails at start, in one line,
+    before anything is written, instead of at the first step.
+
+    Raises:
+        ConfigError: naming ``data.imgSize`` and what went wrong.
+    """
+    from train.augmentation import views_on_device
+    from train.state import capture_rng, restore_rng
+
+    state = capture_rng()
+    try:
+        views = views_on_device(default_collate([trainSet[0][0]]), batchAugment, device)
+        model.eval()
+        with torch.no_grad():
+            model(torch.cat(views))
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(f"data.imgSize={imgSize}: a training image could not go through the augmentation and "
+                          f"the encoder ({type(err).__name__}: {str(err).splitlines()[0]}); use a larger "
+                          "data.imgSize or fewer stride-2 steps in model.kwargs.encoderStrides") from err
+    finally:
+        model.train()
+        restore_rng(state)

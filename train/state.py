@@ -11,7 +11,7 @@ import os
 import random
 import socket
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from core.errors import CheckpointError, UserInputError
 from core.nn.networks.export import export_encoder
 from core.nn.optim import WarmupCosine
 from core.nn.utils.checkpoint import (CKPT_FORMAT, RUN_CONFIG, atomic_save, checkpoint_name, latest_checkpoint,
-                                      list_checkpoints, load_checkpoint)
+                                      list_checkpoints, load_checkpoint, remove_stale_temporaries)
 
 log = logging.getLogger("simclr")
 KEEP_CHECKPOINTS = 3
@@ -128,6 +128,53 @@ class RunLock:
         if self.held:
             self.path.unlink(missing_ok=True)
             self.held = False
+
+
+def open_run(logDir: Path, saveDir: Path, fresh: bool) -> RunLock:
+    """Create the run folders and take the run's lock; returns the held lock.
+
+    ``fresh`` (a new run): refused when another process filled the folder meanwhile (two launches
+    at the same moment). On any failure the folders this call created are removed again.
+
+    Raises:
+        ConfigError: a folder cannot be created. RunExistsError: the run is in use or was just filled.
+    """
+    from train.config import ConfigError
+
+    created = [f for f in (logDir, saveDir) for f in (f, *f.parents) if not f.exists()]
+    lock = RunLock(logDir)
+    try:
+        for folder in (logDir, saveDir):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise ConfigError(f"cannot create {folder} ({err.strerror}); set general.logsDir/"
+                                  "general.saveDir to a writable folder") from err
+        lock.acquire()
+        if fresh and run_exists(logDir, saveDir):
+            raise RunExistsError(f"run folder {logDir} was filled by another process that started at the same "
+                                 "time; start a new one with --opts general.name NEW_NAME")
+    except BaseException:
+        lock.release()
+        for folder in sorted(created, key=lambda f: len(f.parts), reverse=True):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    return lock
+
+
+def tidy_run(logDir: Path, saveDir: Path, restart: bool) -> List[str]:
+    """Remove unfinished checkpoint writes; on a restart move the old logs aside. Returns log lines."""
+    notes = []
+    if restart:
+        aside = move_aside(logDir)
+        notes.append(f"--resume auto: {saveDir} has no checkpoint (the run stopped before its first one); "
+                     f"starting it again from the beginning{f' (earlier logs moved to {aside})' if aside else ''}")
+    stale = remove_stale_temporaries(saveDir)
+    if stale:
+        notes.append(f"removed {len(stale)} unfinished checkpoint file(s) of an interrupted write: "
+                     f"{', '.join(p.name for p in stale)}")
+    return notes
 
 
 def keep_config(logDir: Path, text: str) -> Path:

@@ -20,7 +20,6 @@ from typing import Any, Dict, Optional
 import torch
 import torch.distributed as dist
 import yaml
-from torch.utils.data import default_collate
 from tqdm import tqdm
 
 from core.data.data_augmentation import EvalTransform
@@ -31,15 +30,15 @@ from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
 from core.nn.loss import NTXent
 from core.nn.loss.nt_xent_distributed import DistributedNTXent
 from core.nn.utils.base_trainer import BaseTrainer
-from core.nn.utils.checkpoint import load_checkpoint, remove_stale_temporaries
+from core.nn.utils.checkpoint import load_checkpoint
 from core.nn.utils.runtime import epoch_seeds, resolve_device, seed_everything
-from train.augmentation import build_augmentation, views_on_device
-from train.builders import build_model, config_value, make_loader
+from train.augmentation import build_augmentation
+from train.builders import build_model, check_one_image, config_value, make_loader
 from train.config import ConfigError, to_plain
 from train.evaluation import RunEvaluator, log_view_pairs
 from train.optim import build_optimizer, build_scheduler
-from train.state import (RunExistsError, RunLock, capture_rng, find_resume, keep_config, move_aside, restore_rng,
-                         restore_state, run_exists, save_state)
+from train.state import (RunExistsError, find_resume, keep_config, open_run, restore_state, run_exists, save_state,
+                         tidy_run)
 from train.step import NonFiniteLossError, TrainStep
 
 log = logging.getLogger("simclr")
@@ -77,7 +76,7 @@ class SimCLRTrainer(BaseTrainer):
         self.device = self.pick_device(cfg.general.device)
         self.init_precision()
         self.setup()
-        self.check_shapes()
+        check_one_image(self.model, self.trainSet, self.batchAugment, self.device, self.cfg.data.imgSize)
         # Everything below is read and checked before the first byte is written (refusals leave no trace).
         self.resumePath, ckpt = find_resume(resume, self.logDir, self.saveDir, self.device)
         self.restart = resume == "auto" and self.resumePath is None and run_exists(self.logDir, self.saveDir)
@@ -190,68 +189,22 @@ class SimCLRTrainer(BaseTrainer):
                               self.batchAugment, self.scheduler if self.schedPerStep else None, self.useAmp,
                               self.ampDtype, self.channelsLast, self.worldSize)
 
-    def check_shapes(self) -> None:
-        """One training image through the augmentation and the model (eval mode, no grad), RNG untouched.
-
-        A ``data.imgSize`` too small for the recipe or the encoder then fails here, in one line,
-        before anything is written, instead of at the first step.
-        """
-        size, state = self.cfg.data.imgSize, capture_rng()
-        try:
-            views = views_on_device(default_collate([self.trainSet[0][0]]), self.batchAugment, self.device)
-            self.model.eval()
-            with torch.no_grad():
-                self.model(torch.cat(views))
-        except (RuntimeError, ValueError) as err:
-            raise ConfigError(f"data.imgSize={size}: a training image could not go through the augmentation and "
-                              f"the encoder ({type(err).__name__}: {str(err).splitlines()[0]}); use a larger "
-                              "data.imgSize or fewer stride-2 steps in model.kwargs.encoderStrides") from err
-        finally:
-            self.model.train()
-            restore_rng(state)
-
     def init_logging(self) -> None:
-        """Lock the run, create its folders, the log file, TensorBoard; keep the resolved config.
-
-        Folders this creates are removed again when a later step of it fails.
-        """
+        """Open the run folders (``train.state.open_run``: lock, cleanup), the log file and TensorBoard."""
         from torch.utils.tensorboard import SummaryWriter
 
-        created = [f for f in (self.logDir, self.saveDir) for f in (f, *f.parents) if not f.exists()]
-        try:
-            for folder in (self.logDir, self.saveDir):
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                except OSError as err:
-                    raise ConfigError(f"cannot create {folder} ({err.strerror}); set general.logsDir/"
-                                      "general.saveDir to a writable folder") from err
-            self.lock = RunLock(self.logDir)
-            self.lock.acquire()
-            if self.resumePath is None and not self.restart and run_exists(self.logDir, self.saveDir):
-                raise RunExistsError(f"run folder {self.logDir} was filled by another process that started at "
-                                     "the same time; start a new one with --opts general.name NEW_NAME")
-        except BaseException:
-            if self.lock is not None:
-                self.lock.release()
-            for folder in sorted(created, key=lambda f: len(f.parts), reverse=True):
-                if folder.is_dir() and not any(folder.iterdir()):
-                    folder.rmdir()
-            raise
-        stale = remove_stale_temporaries(self.saveDir)
-        if self.restart:
-            aside = move_aside(self.logDir)
-            log.info("--resume auto: %s has no checkpoint (the run stopped before its first one); starting it "
-                     "again from the beginning%s", self.saveDir, f" (earlier logs moved to {aside})" if aside else "")
+        fresh = self.resumePath is None and not self.restart
+        self.lock = open_run(self.logDir, self.saveDir, fresh)
+        notes = tidy_run(self.logDir, self.saveDir, self.restart)
         handler = logging.FileHandler(self.logDir / "train.log")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(handler)
         self._fileHandler = handler
-        if stale:
-            log.info("removed %d unfinished checkpoint file(s) of an interrupted write: %s", len(stale),
-                     ", ".join(p.name for p in stale))
         kept = keep_config(self.logDir, yaml.safe_dump(to_plain(self.cfg), sort_keys=False))
         if kept.name != "config.yaml":
-            log.info("resolved config of this launch: %s (the first launch's stays in config.yaml)", kept)
+            notes.append(f"resolved config of this launch: {kept} (the first launch's stays in config.yaml)")
+        for note in notes:
+            log.info("%s", note)
         self.writer = SummaryWriter(str(self.logDir))
         log.info("device %s%s | train %d images, %d steps/epoch | memory %d, test %d",
                  self.device, f" (autocast {self.ampDtype})" if self.useAmp else "",
