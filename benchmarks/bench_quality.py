@@ -58,7 +58,7 @@ def save_images(logDir: Path, outDir: Path, name: str, randomKnn: float) -> None
     left.set(title="train/loss (NT-Xent)", xlabel="step")
     right.plot([e.step for e in knn], [e.value for e in knn], marker="o", label="pretrained")
     right.axhline(randomKnn, linestyle="--", color="gray", label="random init")
-    right.set(title="eval/knn_top1", xlabel="epoch", ylim=(0, 1))
+    right.set(title="eval/knn_top1", xlabel="step (0 = untrained)", ylim=(0, 1))
     right.legend(loc="lower right")
     fig.tight_layout()
     outDir.mkdir(parents=True, exist_ok=True)

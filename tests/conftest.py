@@ -65,7 +65,7 @@ def write_image_folder(root: Path, classes=("cat", "dog"), perClass=12, size=20,
         folder = root if flat else root / name
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(perClass):
-            base = np.full((size, size, 3), 60 + 120 * c, np.uint8)
+            base = np.full((size, size, 3), (60 + 120 * c) % 190, np.uint8)
             noise = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
             Image.fromarray(base + noise).save(folder / f"{name}_{i}.png")
     return root

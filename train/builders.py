@@ -40,6 +40,19 @@ def build_model(model, modelArgs: Optional[dict] = None) -> SimCLR:
     return config_value("model", lambda: SimCLR(model).build().init_weights())
 
 
+def dataset_from_config(data, split: str, transform: Optional[Callable] = None) -> Dataset:
+    """``split`` ('train', 'memory' or 'test') of the config's ``data`` section, as every loop reads it.
+
+    Raises:
+        ConfigError / DatasetError: a bad value, or data that is missing or cannot be read.
+    """
+    from core.data.datasets import build_dataset
+
+    return config_value("data", lambda: build_dataset(
+        data.dataset, split, root=data.rootPath, transform=transform, download=data.download,
+        valFraction=data.valFraction, seed=0, testRoot=data.testPath or None))
+
+
 def make_loader(dataset: Dataset, batchSize: int, workers: int, device: torch.device,
                 sampler: Optional[Sampler] = None, generator: Optional[torch.Generator] = None,
                 train: bool = False) -> DataLoader:

@@ -32,6 +32,8 @@ _C.general.seed = 0                   # seeds python, numpy and torch at start; 
 _C.general.amp = True                 # CUDA only: autocast (bf16 where supported, else fp16 + GradScaler)
 _C.general.channelsLast = True        # CUDA only: channels_last memory format for the convolutions
 _C.general.compile = False            # torch.compile the model (PyTorch 2; slow first steps)
+_C.general.threads = 0                # CPU threads of PyTorch per process; 0 = auto (OMP_NUM_THREADS, else the
+#                                       cores per process less the DataLoader workers' share); 1 on a busy machine
 
 # ---------------------------------------------------------------- train
 _C.train = CN()
@@ -49,7 +51,9 @@ _C.data.augBackend = "auto"           # auto (albumentations if available: faste
 _C.data.jitterStrength = 0.5          # color distortion strength s (paper: 0.5 for CIFAR-10, 1.0 ImageNet)
 _C.data.minScale = 0.08               # smallest random-crop area fraction
 _C.data.blur = "auto"                 # 'auto' (on from 64 px), 'on' or 'off'
-_C.data.valFraction = 0.2             # ImageFolder/Digits: fraction held out for evaluation
+_C.data.valFraction = 0.2             # ImageFolder/Digits: fraction held out for evaluation (without testPath)
+_C.data.testPath = ""                 # ImageFolder: a separate test folder (same class subfolders); then all of
+#                                       rootPath trains and is the kNN bank, and evaluation uses this folder
 _C.data.numWorkers = 4                # DataLoader worker processes (0 = load in the main process)
 _C.data.augDevice = "cpu"             # cpu: augment each image in the workers | cuda: whole batches on the GPU
 
@@ -82,6 +86,7 @@ _C.optimizer.warmupEpochs = 10        # WarmupCosine: linear warmup length (LARS
 # ---------------------------------------------------------------- log
 _C.log = CN()
 _C.log.evalEpoch = 5                  # kNN accuracy, embedding projector and t-SNE every N epochs (and at the end)
+_C.log.evalAtStart = True             # also evaluate the untrained network before the first step (step 0)
 _C.log.saveEpoch = 10                 # checkpoint every N epochs (and at the end)
 _C.log.knnK = 200                     # kNN monitor: neighbours (clipped to the memory-bank size)
 _C.log.knnT = 0.1                     # kNN monitor: vote temperature
@@ -271,6 +276,9 @@ def check_values(cfg: CN) -> None:
         ("train.valBatch", cfg.train.valBatch >= 1, ">= 1"),
         ("data.imgSize", cfg.data.imgSize >= 1, ">= 1"),
         ("data.numWorkers", cfg.data.numWorkers >= 0, ">= 0"),
+        ("general.threads", cfg.general.threads >= 0, ">= 0 (0 = auto)"),
+        ("data.testPath", not cfg.data.testPath or cfg.data.dataset == "ImageFolder",
+         "empty unless data.dataset is ImageFolder (the other datasets bring their own test split)"),
         ("data.blur", cfg.data.blur in ("auto", "on", "off"), "one of ['auto', 'on', 'off']"),
         ("data.augDevice", cfg.data.augDevice in ("cpu", "cuda"), "one of ['cpu', 'cuda']"),
         ("loss.temperature", cfg.loss.temperature > 0, "> 0"),

@@ -14,18 +14,21 @@ from typing import Dict, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import default_collate
+from torch.utils.data import Subset, default_collate
 from torchvision.utils import make_grid
 
 from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
-from core.data.datasets import DatasetError, build_dataset
+from core.data.datasets import DatasetError, dataset_labels
 from core.errors import CheckpointError
 from core.eval.features import extract_features
 from core.eval.knn import knn_top1
+from core.eval.subsets import stratified_order
 from core.nn.utils.checkpoint import read_checkpoint
 from core.nn.utils.runtime import resolve_device, seed_everything
+from core.nn.utils.threads import apply_threads
 from train.augmentation import views_on_device
-from train.builders import build_model, config_value, make_loader
+from train.builders import build_model, config_value, dataset_from_config, make_loader
+from train.board_layout import add_projector
 
 log = logging.getLogger("simclr")
 
@@ -45,6 +48,9 @@ def class_names(dataset) -> Optional[list]:
 class RunEvaluator:
     """The trainer's evaluation: kNN, projector and t-SNE of ``h`` on the held-out split, to TensorBoard.
 
+    The projector and the t-SNE figure show a seeded, class-stratified subset of the
+    held-out images (``core.eval.subsets.stratified_order``), the same at every evaluation.
+
     Args:
         cfg: the run's config (``log``, ``train.valBatch``, ``data.numWorkers``, ``general.seed``).
         memorySet, testSet: the labeled bank and held-out splits (eval transform).
@@ -55,6 +61,7 @@ class RunEvaluator:
     def __init__(self, cfg, memorySet, testSet, device: torch.device, channelsLast: bool, writer, logDir: Path):
         self.cfg, self.memorySet, self.testSet = cfg, memorySet, testSet
         self.device, self.channelsLast, self.writer, self.logDir = device, channelsLast, writer, logDir
+        self._shown: Optional[Tensor] = None
 
     def loader(self, dataset):
         return make_loader(dataset, self.cfg.train.valBatch, self.cfg.data.numWorkers, self.device)
@@ -62,8 +69,15 @@ class RunEvaluator:
     def features(self, encoder: nn.Module, dataset) -> Tuple[Tensor, Tensor]:
         return extract_features(encoder, self.loader(dataset), self.device, self.channelsLast)
 
-    def evaluate(self, encoder: nn.Module, epoch: int, labeled: bool) -> Dict[str, float]:
-        """kNN top-1 (logged as ``eval/knn_top1``), projector and t-SNE at ``epoch``; {} without labels."""
+    def shown(self, labels: Tensor) -> Tensor:
+        """Indices of the held-out images the pictures show: stratified, seeded, fixed for the run."""
+        if self._shown is None:
+            count = max(self.cfg.log.embeddingSamples, self.cfg.log.tsneSamples, 0)
+            self._shown = torch.from_numpy(stratified_order(labels.numpy(), count, self.cfg.general.seed))
+        return self._shown
+
+    def evaluate(self, encoder: nn.Module, epoch: int, labeled: bool, step: int) -> Dict[str, float]:
+        """kNN top-1 (``eval/knn_top1`` at optimizer step ``step``), projector and t-SNE; {} without labels."""
         if not labeled:
             log.info("evaluation skipped: %s has no labels for kNN/t-SNE", self.cfg.data.dataset)
             return {}
@@ -71,38 +85,39 @@ class RunEvaluator:
         testFeats, testLabels = self.features(encoder, self.testSet)
         k, t = self.cfg.log.knnK, self.cfg.log.knnT
         top1 = knn_top1(bankFeats, bankLabels, testFeats, testLabels, k, t)
-        self.writer.add_scalar("eval/knn_top1", top1, epoch)
-        log.info("epoch %d  kNN top-1 %.4f (k=%d, T=%.2f, %d bank / %d test images)", epoch, top1,
-                 min(k, len(bankFeats)), t, len(bankFeats), len(testFeats))
-        self.log_projector(testFeats, testLabels, epoch)
-        self.log_tsne(testFeats, testLabels, epoch)
+        self.writer.add_scalar("eval/knn_top1", top1, step)
+        log.info("epoch %d%s  kNN top-1 %.4f (k=%d, T=%.2f, %d bank / %d test images)", epoch,
+                 " (untrained)" if step == 0 else "", top1, min(k, len(bankFeats)), t, len(bankFeats),
+                 len(testFeats))
+        shown = self.shown(testLabels)
+        self.log_projector(testFeats, testLabels, shown[:self.cfg.log.embeddingSamples], step)
+        self.log_tsne(testFeats, testLabels, shown[:self.cfg.log.tsneSamples], epoch, step)
         self.writer.flush()
         return {"knn_top1": top1}
 
-    def log_projector(self, feats: Tensor, labels: Tensor, epoch: int) -> None:
-        """``add_embedding`` of ``h`` with labels and image sprites."""
-        count = min(self.cfg.log.embeddingSamples, len(feats))
-        if count <= 0:
+    def log_projector(self, feats: Tensor, labels: Tensor, shown: Tensor, step: int) -> None:
+        """The embedding projector: ``h`` of the ``shown`` images, with class names and image sprites."""
+        if len(shown) == 0:
             return
         classes = class_names(self.testSet)
-        names = [classes[i] if classes and 0 <= i < len(classes) else str(i) for i in labels[:count].tolist()]
-        images = denormalize(torch.stack([self.testSet[i][0] for i in range(count)]))
+        names = [classes[i] if classes and 0 <= i < len(classes) else str(i) for i in labels[shown].tolist()]
+        images = denormalize(torch.stack([self.testSet[i][0] for i in shown.tolist()]))
         try:
-            self.writer.add_embedding(feats[:count], metadata=names, label_img=images, global_step=epoch, tag="h")
+            add_projector(self.writer, self.logDir, feats[shown], names, images, step)
         except Exception as err:  # e.g. a TensorFlow install that breaks tensorboard's gfile
             log.warning("embedding projector skipped (%s: %s)", type(err).__name__, err)
 
-    def log_tsne(self, feats: Tensor, labels: Tensor, epoch: int) -> None:
-        """t-SNE figure to TensorBoard and as PNG in the run folder."""
-        count = min(self.cfg.log.tsneSamples, len(feats))
-        if count < 5:
+    def log_tsne(self, feats: Tensor, labels: Tensor, shown: Tensor, epoch: int, step: int) -> None:
+        """t-SNE figure of the ``shown`` images to TensorBoard and as ``tsne_epochNNNN.png`` in the run folder."""
+        if len(shown) < 5:
             return
         from core.eval.tsne import tsne_figure
 
-        fig = tsne_figure(feats[:count], labels[:count], class_names(self.testSet),
-                          title=f"t-SNE of h, epoch {epoch}", seed=self.cfg.general.seed)
+        fig = tsne_figure(feats[shown], labels[shown], class_names(self.testSet),
+                          title=f"t-SNE of h, epoch {epoch}" + (" (untrained)" if step == 0 else ""),
+                          seed=self.cfg.general.seed)
         fig.savefig(self.logDir / f"tsne_epoch{epoch:04d}.png")
-        self.writer.add_figure("eval/tsne", fig, epoch, close=False)
+        self.writer.add_figure("eval/tsne", fig, step, close=False)
 
 
 def log_view_pairs(writer, trainSet, batchAugment, count: int) -> None:
@@ -171,18 +186,31 @@ def build_encoder(cfg, ckpt: Optional[str], randomInit: bool) -> nn.Module:
     return encoder
 
 
-def split_features(cfg, encoder: nn.Module, split: str, device: torch.device) -> Tuple[Tensor, Tensor]:
-    """``(features [N, D], labels [N])`` of ``split`` ('memory' or 'test') with the eval transform."""
+def split_features(cfg, encoder: nn.Module, split: str, device: torch.device, indices=None,
+                   progress: bool = False) -> Tuple[Tensor, Tensor]:
+    """``(features [N, D], labels [N])`` of ``split`` ('memory' or 'test') with the eval transform.
+
+    Args:
+        indices: only these images of the split (e.g. a capped subset), in this order.
+        progress: a tqdm bar over the batches.
+    """
     data = cfg.data
-    dataset = config_value("data", lambda: build_dataset(data.dataset, split, root=data.rootPath,
-                                                         transform=EvalTransform(data.imgSize),
-                                                         download=data.download, valFraction=data.valFraction,
-                                                         seed=0))
+    dataset = dataset_from_config(data, split, EvalTransform(data.imgSize))
+    if indices is not None:
+        dataset = Subset(dataset, [int(i) for i in indices])
     loader = make_loader(dataset, cfg.train.valBatch, data.numWorkers, device)
-    feats, labels = extract_features(encoder, loader, device)
+    feats, labels = extract_features(encoder, loader, device, progress=f"features of {split}" if progress else None)
     if len(labels) == 0 or bool((labels < 0).any()):
         raise DatasetError(f"{data.dataset} split {split!r} has no labels; evaluation needs a labeled dataset")
     return feats, labels
+
+
+def split_labels(cfg, split: str) -> Tensor:
+    """``[N]`` labels of ``split`` without decoding an image (``DatasetError`` when it has none)."""
+    labels = dataset_labels(dataset_from_config(cfg.data, split))
+    if labels is None:
+        raise DatasetError(f"{cfg.data.dataset} split {split!r} has no labels; evaluation needs a labeled dataset")
+    return labels
 
 
 def run_folder(cfg) -> Path:
@@ -191,7 +219,11 @@ def run_folder(cfg) -> Path:
 
 
 def frozen_encoder_from_args(args) -> Tuple[object, torch.device, nn.Module]:
-    """``(cfg, device, frozen encoder)`` from an evaluation CLI's ``--ckpt / -l / --opts / --random-init``."""
+    """``(cfg, device, frozen encoder)`` from an evaluation CLI's ``--ckpt / -l / --opts / --random-init``.
+
+    Also sets PyTorch's CPU threads as the trainer does (``general.threads``).
+    """
     cfg = load_eval_config(args)
+    apply_threads(cfg.general.threads, cfg.data.numWorkers)
     device = config_value("general.device", lambda: resolve_device(cfg.general.device))
     return cfg, device, build_encoder(cfg, args.ckpt, args.random_init).to(device)

@@ -11,13 +11,17 @@ only override it.
 
 The encoder is frozen (eval mode, no gradients); features of the labeled train
 split and of the test split are extracted once; a logistic regression on
-standardized features is fitted and scored (top-1, top-5). Results go to
-stdout, TensorBoard (``eval/linear_top1``...) and a JSON file in the run folder.
+standardized features is fitted and scored (top-1, top-5), and a kNN on the
+same labeled images. With ``--labels-per-class K`` both see only K labels per
+class. The raw-pixel baseline (``--pixels off`` to skip) fits the same probe on
+at most 2,000 labeled / 5,000 test images (stratified subsets), which keeps it
+to seconds; its size and time are printed. Results go to stdout and, named
+after the checkpoint, to ``<run>/linear_eval_<checkpoint>[_K_per_class].json``
+and TensorBoard (``<run>/linear_eval/``).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,14 +30,18 @@ from typing import List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from core.errors import UserInputError  # noqa: E402
 from core.eval.knn import knn_top1  # noqa: E402
 from core.eval.linear_probe import linear_probe  # noqa: E402
+from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from train.evaluation import frozen_encoder_from_args, run_folder, split_features  # noqa: E402
+from train.results import labels_tag, result_stem, write_result  # noqa: E402
 
-PIXEL_BASELINE_MAX = 20_000_000  # N x D above which the raw-pixel baseline is skipped (too slow)
+PIXEL_TRAIN_MAX = 2000   # the raw-pixel baseline fits on at most this many labeled images (stratified)
+PIXEL_TEST_MAX = 5000    # ... and is scored on at most this many test images (stratified)
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -43,8 +51,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt, or the exported encoder.pt / its folder")
     parser.add_argument("--random-init", action="store_true", help="evaluate the untrained architecture")
     parser.add_argument("--labels-per-class", type=int, metavar="K", help="few-label mode: K labels per class")
-    parser.add_argument("--pixels", choices=("auto", "on", "off"), default="auto",
-                        help="also fit the raw-pixel baseline (auto: only for small datasets)")
+    parser.add_argument("--pixels", choices=("on", "off"), default="on",
+                        help=f"also fit the raw-pixel baseline, on a stratified subset of at most {PIXEL_TRAIN_MAX} "
+                             f"labeled / {PIXEL_TEST_MAX} test images (default on)")
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     return parser
@@ -55,55 +64,68 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.labels_per_class is not None and args.labels_per_class < 1:
         print(f"error: --labels-per-class {args.labels_per_class} must be >= 1", file=sys.stderr)
         return 2
+    progress = sys.stderr.isatty()
     try:
         cfg, device, encoder = frozen_encoder_from_args(args)
         start = time.perf_counter()
-        trainFeats, trainLabels = split_features(cfg, encoder, "memory", device)
-        testFeats, testLabels = split_features(cfg, encoder, "test", device)
+        trainFeats, trainLabels = split_features(cfg, encoder, "memory", device, progress=progress)
+        testFeats, testLabels = split_features(cfg, encoder, "test", device, progress=progress)
     except UserInputError as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
         return 2
+    labeled = np.arange(len(trainLabels))
+    if args.labels_per_class:   # the probe and the kNN both see only these labels
+        labeled = few_labels(trainLabels.numpy(), args.labels_per_class, seed=0)
     result = {
         "encoder": "random-init" if args.random_init else str(args.ckpt),
         "dataset": cfg.data.dataset, "train_size": len(trainLabels), "test_size": len(testLabels),
         "labels_per_class": args.labels_per_class,
     }
-    probe = linear_probe(trainFeats, trainLabels, testFeats, testLabels, args.labels_per_class)
+    probe = linear_probe(trainFeats[labeled], trainLabels[labeled], testFeats, testLabels, progress=progress)
     result.update(linear_top1=probe["top1"], linear_top5=probe["top5"], probe_train_size=probe["train_size"])
-    result["knn_top1"] = knn_top1(trainFeats, trainLabels, testFeats, testLabels, cfg.log.knnK, cfg.log.knnT)
-    pixelsN = len(trainLabels) * 3 * cfg.data.imgSize ** 2
-    if args.pixels == "on" or (args.pixels == "auto" and pixelsN <= PIXEL_BASELINE_MAX):
-        identity = torch.nn.Flatten().eval()
-        pixTrain, _ = split_features(cfg, identity, "memory", torch.device("cpu"))
-        pixTest, _ = split_features(cfg, identity, "test", torch.device("cpu"))
-        pixels = linear_probe(pixTrain, trainLabels, pixTest, testLabels, args.labels_per_class)
-        result.update(pixels_linear_top1=pixels["top1"], pixels_linear_top5=pixels["top5"])
+    result["knn_top1"] = knn_top1(trainFeats[labeled], trainLabels[labeled], testFeats, testLabels,
+                                  cfg.log.knnK, cfg.log.knnT)
     result["seconds"] = round(time.perf_counter() - start, 2)
+    if args.pixels == "on":
+        result.update(pixel_baseline(cfg, trainLabels.numpy()[labeled], labeled, testLabels.numpy(), progress))
     write_results(cfg, args, result)
     return 0
 
 
-def write_results(cfg, args, result: dict) -> None:
-    """Print a table; write JSON and TensorBoard scalars into the run folder."""
-    from torch.utils.tensorboard import SummaryWriter
+def pixel_baseline(cfg, labels: np.ndarray, labeled: np.ndarray, testLabels: np.ndarray, progress: bool) -> dict:
+    """The same probe on raw pixels, on capped stratified subsets (the images are decoded again, flattened)."""
+    start = time.perf_counter()
+    trainIdx = labeled[capped_subset(labels, PIXEL_TRAIN_MAX)]
+    testIdx = capped_subset(testLabels, PIXEL_TEST_MAX)
+    flatten = torch.nn.Flatten().eval()
+    pixTrain, pixTrainLabels = split_features(cfg, flatten, "memory", torch.device("cpu"), trainIdx, progress)
+    pixTest, pixTestLabels = split_features(cfg, flatten, "test", torch.device("cpu"), testIdx, progress)
+    pixels = linear_probe(pixTrain, pixTrainLabels, pixTest, pixTestLabels, progress=progress)
+    return {"pixels_linear_top1": pixels["top1"], "pixels_linear_top5": pixels["top5"],
+            "pixels_train_size": len(trainIdx), "pixels_test_size": len(testIdx),
+            "pixels_capped": bool(len(trainIdx) < len(labeled) or len(testIdx) < len(testLabels)),
+            "pixels_seconds": round(time.perf_counter() - start, 2)}
 
+
+def write_results(cfg, args, result: dict) -> None:
+    """Print a table; write JSON and TensorBoard scalars into the run folder, named after the checkpoint."""
     print(f"linear probe of {result['encoder']} on {result['dataset']} "
-          f"({result['probe_train_size']} labeled train / {result['test_size']} test images)")
-    for key in ("linear_top1", "linear_top5", "knn_top1", "pixels_linear_top1", "pixels_linear_top5"):
-        if key in result:
+          f"({result['probe_train_size']} labeled train / {result['test_size']} test images, "
+          f"{result['seconds']:.1f} s)")
+    for key in ("linear_top1", "linear_top5", "knn_top1"):
+        print(f"  {key:<20} {result[key]:.4f}")
+    if "pixels_linear_top1" in result:
+        print(f"  raw-pixel baseline: logistic regression on {result['pixels_train_size']} labeled / "
+              f"{result['pixels_test_size']} test images{' (capped, stratified)' if result['pixels_capped'] else ''}, "
+              f"{result['pixels_seconds']:.1f} s")
+        for key in ("pixels_linear_top1", "pixels_linear_top5"):
             print(f"  {key:<20} {result[key]:.4f}")
-    folder = run_folder(cfg)
-    folder.mkdir(parents=True, exist_ok=True)
-    suffix = "_random_init" if args.random_init else ""
-    suffix += f"_{args.labels_per_class}_per_class" if args.labels_per_class else ""
-    out = folder / f"linear_eval{suffix}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    tag = "eval_random_init" if args.random_init else "eval"
-    with SummaryWriter(str(folder / "linear_eval")) as writer:
-        for key in ("linear_top1", "linear_top5"):
-            writer.add_scalar(f"{tag}/{key}{suffix.replace('_random_init', '')}", result[key], 0)
+    stem = result_stem("linear_eval", args.ckpt, args.random_init, labels_tag(args.labels_per_class))
+    scalars = {key: result[key] for key in ("linear_top1", "linear_top5", "knn_top1", "pixels_linear_top1")
+               if key in result}
+    out = write_result(run_folder(cfg), "linear_eval", stem, result, scalars)
     print(f"results: {out}")
 
 

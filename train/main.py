@@ -165,12 +165,13 @@ def run(args: argparse.Namespace) -> int:
         what = ("aborted; checkpoints already in" if trainer.abortNow else "interrupted; checkpoint saved in")
         print(f"{name}: {what} {trainer.saveDir}. Resume with:\n  {resume_command(args)}", file=sys.stderr)
         return 128 + int(trainer.stopSignal)
+    else:
+        summary = f"final loss {metrics.get('loss', float('nan')):.4f}"
+        if "knn_top1" in metrics:
+            summary += f", kNN top-1 {metrics['knn_top1']:.4f}"
+        log.info("done: %s | logs: %s | checkpoints: %s", summary, trainer.logDir, trainer.saveDir)  # in train.log
     finally:
         trainer.close()
-    summary = f"final loss {metrics.get('loss', float('nan')):.4f}"
-    if "knn_top1" in metrics:
-        summary += f", kNN top-1 {metrics['knn_top1']:.4f}"
-    log.info("done: %s | logs: %s | checkpoints: %s", summary, trainer.logDir, trainer.saveDir)
     return 0
 
 

@@ -259,7 +259,11 @@ def save_state(trainer, saveDir: Path) -> Path:
     previous = list_checkpoints(saveDir)
     try:
         atomic_save(ckpt, path)
-        export_encoder(model.encoder, saveDir)
+        notTorchvision = export_encoder(model.encoder, saveDir)
+        if notTorchvision and not getattr(trainer, "_saidNotTorchvision", False):
+            trainer._saidNotTorchvision = True
+            log.info("no torchvision export: %s; this encoder loads with core.nn.networks.export.load_encoder",
+                     notTorchvision)
         (saveDir / RUN_CONFIG).write_text(yaml.safe_dump(ckpt["config"], sort_keys=False))
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT):

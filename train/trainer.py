@@ -23,7 +23,7 @@ import yaml
 from tqdm import tqdm
 
 from core.data.data_augmentation import EvalTransform
-from core.data.datasets import build_dataset, dataset_labels
+from core.data.datasets import dataset_labels
 from core.data.samplers import EpochSampler
 from core.errors import CheckpointError
 from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
@@ -32,14 +32,16 @@ from core.nn.loss.nt_xent_distributed import DistributedNTXent
 from core.nn.utils.base_trainer import BaseTrainer
 from core.nn.utils.checkpoint import load_checkpoint
 from core.nn.utils.runtime import epoch_seeds, resolve_device, seed_everything
+from core.nn.utils.threads import apply_threads, busy_note
 from train.augmentation import build_augmentation
-from train.builders import build_model, check_one_image, config_value, make_loader
+from train.builders import build_model, check_one_image, config_value, dataset_from_config, make_loader
 from train.config import ConfigError, to_plain
 from train.evaluation import RunEvaluator, log_view_pairs
 from train.optim import build_optimizer, build_scheduler
 from train.state import (RunExistsError, find_resume, keep_config, open_run, restore_state, run_exists, save_state,
                          tidy_run)
 from train.step import NonFiniteLossError, TrainStep
+from train.board_layout import add_layout
 
 log = logging.getLogger("simclr")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -73,6 +75,7 @@ class SimCLRTrainer(BaseTrainer):
         self.logDir = Path(cfg.general.logsDir) / cfg.general.name
         self.saveDir = Path(cfg.general.saveDir) / cfg.general.name
         seed_everything(cfg.general.seed)
+        self.threads, self.threadsWhy = apply_threads(cfg.general.threads, cfg.data.numWorkers)
         self.device = self.pick_device(cfg.general.device)
         self.init_precision()
         self.setup()
@@ -134,16 +137,14 @@ class SimCLRTrainer(BaseTrainer):
         """Training set with two-view augmentation; memory/test sets for evaluation."""
         data = self.cfg.data
         self.augment, self.batchAugment = config_value("data", lambda: build_augmentation(data, self.device))
-        common = dict(root=data.rootPath, download=data.download, valFraction=data.valFraction, seed=0)
-        self.trainSet = config_value("data", lambda: build_dataset(data.dataset, "train", transform=self.augment,
-                                                                   **common))
+        self.trainSet = dataset_from_config(data, "train", self.augment)
         if len(self.trainSet) < self.cfg.train.trainBatch * self.worldSize:
             times = f" x {self.worldSize} processes" if self.distributed else ""
             raise ConfigError(f"train.trainBatch={self.cfg.train.trainBatch}{times} is larger than the training "
                               f"set ({len(self.trainSet)} images of {data.dataset}); lower it")
         evalTransform = EvalTransform(data.imgSize)
-        self.memorySet = build_dataset(data.dataset, "memory", transform=evalTransform, **common)
-        self.testSet = build_dataset(data.dataset, "test", transform=evalTransform, **common)
+        self.memorySet = dataset_from_config(data, "memory", evalTransform)
+        self.testSet = dataset_from_config(data, "test", evalTransform)
         self.labeled = (len(self.memorySet) > 0 and len(self.testSet) > 0
                         and dataset_labels(self.memorySet) is not None and dataset_labels(self.testSet) is not None)
         self.loaderGenerator = torch.Generator()
@@ -206,9 +207,14 @@ class SimCLRTrainer(BaseTrainer):
         for note in notes:
             log.info("%s", note)
         self.writer = SummaryWriter(str(self.logDir))
-        log.info("device %s%s | train %d images, %d steps/epoch | memory %d, test %d",
-                 self.device, f" (autocast {self.ampDtype})" if self.useAmp else "",
-                 len(self.trainSet), self.stepsPerEpoch, len(self.memorySet), len(self.testSet))
+        add_layout(self.writer)
+        log.info("device %s%s, %d CPU thread%s (%s) | train %d images, %d steps/epoch | memory %d, test %d",
+                 self.device, f" (autocast {self.ampDtype})" if self.useAmp else "", self.threads,
+                 "s" if self.threads > 1 else "", self.threadsWhy, len(self.trainSet), self.stepsPerEpoch,
+                 len(self.memorySet), len(self.testSet))
+        busy = busy_note(self.threads)
+        if busy and self.device.type == "cpu":
+            log.info("%s", busy)
         if self.distributed:
             log.info("torchrun: %d processes, %d images per process and step, global batch %d%s%s",
                      self.worldSize, self.cfg.train.trainBatch, self.cfg.train.trainBatch * self.worldSize,
@@ -273,9 +279,10 @@ class SimCLRTrainer(BaseTrainer):
         elapsed = time.perf_counter() - start
         metrics = {key: value / max(1, steps) for key, value in totals.items()}
         metrics["img_per_s"] = seen / max(elapsed, 1e-9)
-        if self.isMain:
-            self.writer.add_scalar("train/img_per_s", metrics["img_per_s"], self.epoch + 1)
-            self.writer.add_scalar("train/epoch_loss", metrics["loss"], self.epoch + 1)
+        if self.isMain:  # one x-axis: every scalar at the optimizer step (train/epoch maps steps to epochs)
+            self.writer.add_scalar("train/img_per_s", metrics["img_per_s"], self.globalStep)
+            self.writer.add_scalar("train/epoch_loss", metrics["loss"], self.globalStep)
+            self.writer.add_scalar("train/epoch", self.epoch + 1, self.globalStep)
             log.info("epoch %d/%d  loss %.4f  pos_top1 %.3f  lr %.2e  %.0f img/s  %.1f s",
                      self.epoch + 1, self.epochs, metrics["loss"], metrics["pos_top1"],
                      self.optimizer.param_groups[0]["lr"], metrics["img_per_s"], elapsed)
@@ -298,6 +305,8 @@ class SimCLRTrainer(BaseTrainer):
 
         previous = {sig: signal.signal(sig, request_stop) for sig in STOP_SIGNALS}
         try:
+            if self.globalStep == 0 and self.cfg.log.evalAtStart:  # the untrained baseline (not on resume)
+                self.evaluate()
             return super().train()
         except KeyboardInterrupt:
             if self.stopRequested and not self.abortNow and self.isMain:
@@ -310,7 +319,9 @@ class SimCLRTrainer(BaseTrainer):
     def evaluate(self) -> Dict[str, float]:
         """kNN top-1 of ``h``, the embedding projector and the t-SNE figure (main process only)."""
         try:
-            return self.evaluator.evaluate(self.model.encoder, self.epoch, self.labeled) if self.isMain else {}
+            if not self.isMain:
+                return {}
+            return self.evaluator.evaluate(self.model.encoder, self.epoch, self.labeled, self.globalStep)
         finally:
             self.barrier()
 

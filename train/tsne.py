@@ -1,6 +1,11 @@
 """t-SNE figure of the representation h for any checkpoint.
 
-    python train/tsne.py --ckpt assets/checkpoints/quickstart --out tsne.png
+    python train/tsne.py --ckpt assets/checkpoints/quickstart
+    python train/tsne.py --ckpt assets/checkpoints/quickstart/checkpoint_epoch0040.pt --samples 300
+
+The figure goes to the run's log folder (``assets/logs/<run>/tsne_<checkpoint>.png``)
+unless ``--out`` says otherwise; an existing file is never overwritten. The
+images are a seeded, class-stratified sample of the test split.
 """
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.errors import UserInputError  # noqa: E402
-from train.evaluation import frozen_encoder_from_args, split_features  # noqa: E402
+from core.eval.subsets import stratified_order  # noqa: E402
+from train.evaluation import frozen_encoder_from_args, run_folder, split_features, split_labels  # noqa: E402
+from train.results import encoder_name  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -22,18 +29,21 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="override the config stored with --ckpt (needed with --random-init)")
     parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt, or the exported encoder.pt / its folder")
     parser.add_argument("--random-init", action="store_true", help="the untrained architecture")
-    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--out", help="PNG file to write (default: tsne_<checkpoint>.png in the run's log folder)")
     parser.add_argument("--samples", type=int, default=1000, help="test images to embed")
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    if out.exists():
-        print(f"error: {out} exists; choose another --out (nothing is overwritten)", file=sys.stderr)
+    if args.out and Path(args.out).exists():
+        print(f"error: {args.out} exists; choose another --out (nothing is overwritten)", file=sys.stderr)
         return 2
     try:
         cfg, device, encoder = frozen_encoder_from_args(args)
-        feats, labels = split_features(cfg, encoder, "test", device)
+        shown = stratified_order(split_labels(cfg, "test").numpy(), args.samples, cfg.general.seed)
+        out = Path(args.out) if args.out else run_folder(cfg) / f"tsne_{encoder_name(args.ckpt, args.random_init)}.png"
+        if out.exists():
+            raise UserInputError(f"{out} exists; choose --out (nothing is overwritten)")
+        feats, labels = split_features(cfg, encoder, "test", device, shown, progress=sys.stderr.isatty())
     except UserInputError as err:
         if args.debug:
             raise
@@ -41,12 +51,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     from core.eval.tsne import tsne_figure
 
-    count = min(args.samples, len(feats))
     title = f"t-SNE of h ({'random init' if args.random_init else Path(args.ckpt).name})"
-    fig = tsne_figure(feats[:count], labels[:count], title=title, seed=cfg.general.seed)
+    fig = tsne_figure(feats, labels, title=title, seed=cfg.general.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
-    print(f"t-SNE of {count} test images: {out}")
+    print(f"t-SNE of {len(feats)} test images (class-stratified): {out}")
     return 0
 
 

@@ -12,6 +12,7 @@ name           train                   memory        test
 CIFAR10/100    train (50k)             train         test (10k)
 STL10          train+unlabeled (105k)  train (5k)    test (8k)
 ImageFolder    all but held-out        = train       held-out ``valFraction``
+ImageFolder    all of ``root``         = train       ``testRoot`` (when given)
 Digits         all but held-out        = train       held-out ``valFraction``
 =============  ======================  ============  ===========================
 
@@ -226,7 +227,7 @@ def _torchvision_dataset(name: str, root: Path, split: str, transform, download:
 
 def build_dataset(name: str, split: str, root: str = "assets/datasets",
                   transform: Optional[Callable] = None, download: bool = True,
-                  valFraction: float = 0.2, seed: int = 0) -> Dataset:
+                  valFraction: float = 0.2, seed: int = 0, testRoot: Optional[str] = None) -> Dataset:
     """Build dataset ``name`` for ``split`` (see the module docstring).
 
     Args:
@@ -237,6 +238,8 @@ def build_dataset(name: str, split: str, root: str = "assets/datasets",
         download: let torchvision download missing archives.
         valFraction: held-out fraction for ImageFolder and Digits.
         seed: seed of the held-out split (fixed per dataset, not per run).
+        testRoot: ImageFolder only: a separate test folder with the same class subfolders as
+            ``root``; then every image of ``root`` trains (no held-out part) and ``'test'`` reads it.
 
     Raises:
         ValueError: unknown ``name`` or ``split``.
@@ -256,6 +259,8 @@ def build_dataset(name: str, split: str, root: str = "assets/datasets",
         trainIdx, testIdx = holdout_split(len(images), valFraction, seed, labels)
         idx = testIdx if split == "test" else trainIdx
         return ArrayImages(images[idx], labels[idx], transform, [str(c) for c in range(10)])
+    if testRoot:
+        return _train_and_test_folders(rootPath, Path(testRoot), split, transform)
     files, labels, classes, skipped = scan_image_folder(rootPath)
     if skipped:
         log.warning("ImageFolder: skipped %d unreadable file(s) under %s", len(skipped), rootPath)
@@ -263,6 +268,27 @@ def build_dataset(name: str, split: str, root: str = "assets/datasets",
     trainIdx, testIdx = holdout_split(len(files), valFraction if classes else 0.0, seed, labelArray)
     idx = testIdx if split == "test" else trainIdx
     return ImageFiles([files[i] for i in idx], [labels[i] for i in idx], classes, transform)
+
+
+def _train_and_test_folders(root: Path, testRoot: Path, split: str, transform) -> Dataset:
+    """ImageFolder with a separate test folder: ``'train'``/``'memory'`` = all of ``root``, ``'test'`` = ``testRoot``.
+
+    Raises:
+        DatasetError: a folder is missing or empty, or the two have different class subfolders.
+    """
+    if not testRoot.is_dir():
+        raise DatasetError(f"ImageFolder: data.testPath={str(testRoot)!r} is not a folder; point it at the test "
+                           "images (the same class subfolders as data.rootPath), or leave it empty")
+    files, labels, classes, skipped = scan_image_folder(root)
+    testFiles, testLabels, testClasses, _ = scan_image_folder(testRoot)
+    if classes != testClasses:
+        only = sorted(set(classes) ^ set(testClasses))
+        raise DatasetError(f"ImageFolder: data.testPath={str(testRoot)!r} has the classes {testClasses} but "
+                           f"data.rootPath={str(root)!r} has {classes}; the class subfolders must be the same "
+                           f"(differing: {only})")
+    if split == "test":
+        return ImageFiles(list(testFiles), list(testLabels), testClasses, transform)
+    return ImageFiles(list(files), list(labels), classes, transform)
 
 
 def dataset_labels(dataset: Dataset) -> Optional[torch.Tensor]:

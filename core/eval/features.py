@@ -1,17 +1,18 @@
 """Extract representations ``h`` from a frozen encoder."""
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
+from tqdm import tqdm
 
 
 @torch.no_grad()
 def extract_features(encoder: nn.Module, loader: DataLoader, device: torch.device,
-                     channelsLast: bool = False) -> Tuple[Tensor, Tensor]:
-    """Run ``encoder`` in eval mode over ``loader``.
+                     channelsLast: bool = False, progress: Optional[str] = None) -> Tuple[Tensor, Tensor]:
+    """Run ``encoder`` in eval mode over ``loader`` (with a tqdm bar titled ``progress`` when given).
 
     Returns:
         ``(features [N, D] float32 on CPU, labels [N] long on CPU)``. The
@@ -21,7 +22,7 @@ def extract_features(encoder: nn.Module, loader: DataLoader, device: torch.devic
     encoder.eval()
     feats, labels = [], []
     try:
-        for images, targets in loader:
+        for images, targets in tqdm(loader, desc=progress, disable=progress is None, leave=False, unit="batch"):
             images = images.to(device, non_blocking=True)
             if channelsLast:
                 images = images.contiguous(memory_format=torch.channels_last)

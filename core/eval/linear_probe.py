@@ -12,27 +12,58 @@ from typing import Dict, Optional
 import numpy as np
 from torch import Tensor
 
+from core.eval.subsets import few_labels
 
-def few_labels(labels: np.ndarray, perClass: int, seed: int = 0) -> np.ndarray:
-    """Indices of ``perClass`` random examples of each class (all of a class if it has fewer)."""
-    rng = np.random.default_rng(seed)
-    picked = [rng.permutation(np.flatnonzero(labels == c))[:perClass] for c in np.unique(labels)]
-    return np.sort(np.concatenate(picked))
+
+FIT_CHUNK = 25  # L-BFGS iterations between two progress updates
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, maxIter: int = 1000, seed: int = 0, progress: bool = False):
+    """Multinomial logistic regression (L-BFGS), fitted in chunks of ``FIT_CHUNK`` iterations with a tqdm bar.
+
+    Each chunk starts from the previous one's solution (``warm_start``) and the fit stops when a
+    chunk converges before its last iteration, so the result is the same optimum a single call
+    reaches; the chunks only let the bar move. Warns once if ``maxIter`` is reached.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from tqdm import tqdm
+
+    clf = LogisticRegression(max_iter=FIT_CHUNK, warm_start=True, random_state=seed)
+    done = 0
+    with tqdm(total=maxIter, desc="fitting the linear probe", unit="it", disable=not progress, leave=False) as bar:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            while done < maxIter:
+                clf.max_iter = min(FIT_CHUNK, maxIter - done)
+                clf.fit(x, y)
+                used = int(np.max(clf.n_iter_))
+                done += used
+                bar.update(used)
+                if used < clf.max_iter:
+                    break
+    if done >= maxIter:
+        warnings.warn(f"the linear probe did not converge in {maxIter} L-BFGS iterations", ConvergenceWarning,
+                      stacklevel=2)
+    return clf
 
 
 def linear_probe(trainFeats: Tensor, trainLabels: Tensor, testFeats: Tensor, testLabels: Tensor,
-                 labelsPerClass: Optional[int] = None, maxIter: int = 1000, seed: int = 0) -> Dict[str, float]:
+                 labelsPerClass: Optional[int] = None, maxIter: int = 1000, seed: int = 0,
+                 progress: bool = False) -> Dict[str, float]:
     """Fit logistic regression on standardized ``trainFeats``; top-1/top-5 on ``testFeats``.
 
     Args:
         trainFeats, trainLabels: ``[N, D]`` features and ``[N]`` labels to fit on.
         testFeats, testLabels: ``[M, D]`` and ``[M]`` to score.
         labelsPerClass: keep only this many labeled training examples per class (few-label mode).
+        progress: show a tqdm bar while fitting.
 
     Returns:
         ``{"top1", "top5", "train_size"}`` (accuracies in [0, 1]).
     """
-    from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     xTrain, yTrain = trainFeats.double().numpy(), trainLabels.numpy()
@@ -41,8 +72,7 @@ def linear_probe(trainFeats: Tensor, trainLabels: Tensor, testFeats: Tensor, tes
         keep = few_labels(yTrain, labelsPerClass, seed)
         xTrain, yTrain = xTrain[keep], yTrain[keep]
     scaler = StandardScaler().fit(xTrain)
-    clf = LogisticRegression(max_iter=maxIter, random_state=seed)
-    clf.fit(scaler.transform(xTrain), yTrain)
+    clf = fit_logistic(scaler.transform(xTrain), yTrain, maxIter, seed, progress)
     proba = clf.predict_proba(scaler.transform(xTest))
     ranked = clf.classes_[np.argsort(-proba, axis=1)]
     top1 = float((ranked[:, 0] == yTest).mean())

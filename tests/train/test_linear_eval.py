@@ -78,7 +78,7 @@ def test_evaluation_clis_work_from_the_checkpoint_alone(cli, tmp_path):
                 tmp_path / "checkpoint_epoch0001.pt")
     probe = cli("train/linear_eval.py", "--ckpt", str(tmp_path / "checkpoint_epoch0001.pt"), "--pixels", "off")
     assert probe.returncode == 0, probe.stderr
-    assert (tmp_path / "logs" / "stored" / "linear_eval.json").is_file()      # the stored config's run folder
+    assert (tmp_path / "logs" / "stored" / "linear_eval_checkpoint_epoch0001.json").is_file()  # the stored run folder
 
     export_encoder(model.encoder, tmp_path / "export")
     (tmp_path / "export" / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg)))   # as the trainer writes it

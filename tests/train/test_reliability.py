@@ -47,6 +47,14 @@ def run(args):
     return proc.returncode, out, err
 
 
+def trained_run(tmpPathFactory, name, *extra):
+    """A finished run ``name`` (the TINY model) in a new temporary folder, which is returned."""
+    tmp = tmpPathFactory.mktemp(name)
+    code, out, err = run(train_args(tmp, name, *extra))
+    assert code == 0, err
+    return tmp
+
+
 def final_state(tmp_path, name):
     return load_checkpoint(list_checkpoints(tmp_path / "ckpt" / name)[-1])
 

@@ -13,7 +13,7 @@ import torch
 
 from core.nn.utils.checkpoint import atomic_save, list_checkpoints, load_checkpoint
 from tests.conftest import TIMEOUT
-from tests.train.test_reliability import popen, run, train_args
+from tests.train.test_reliability import popen, run, train_args, trained_run
 
 pytestmark = pytest.mark.pipeline
 
@@ -44,10 +44,7 @@ def snapshot(tmp_path, name):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished 1-epoch run 'a' (and its files), shared by the refusal tests."""
-    tmp = tmp_path_factory.mktemp("finished")
-    code, out, err = run(train_args(tmp, "a", "train.epochs", "1"))
-    assert code == 0, err
-    return tmp
+    return trained_run(tmp_path_factory, "a", "train.epochs", "1")
 
 
 def test_resume_path_into_another_run_is_refused(finished, tmp_path, main):

@@ -36,14 +36,25 @@ def assert_run_is_complete(tmp_path, name, epochs, steps):
     for tag in ("train/loss", "train/lr", "train/pos_top1", "train/img_per_s", "eval/knn_top1"):
         assert tag in tags["scalars"], tag
     assert len(acc.Scalars("train/loss")) == steps
-    assert [e.step for e in acc.Scalars("eval/knn_top1")] == list(range(1, epochs + 1))
+    perEpoch = steps // epochs
+    epochSteps = [perEpoch * e for e in range(1, epochs + 1)]
+    # the untrained network at step 0, then every epoch; one x-axis (the optimizer step) for every scalar
+    assert [e.step for e in acc.Scalars("eval/knn_top1")] == [0] + epochSteps
     assert all(0 <= e.value <= 1 for e in acc.Scalars("eval/knn_top1"))
+    for tag in ("train/epoch_loss", "train/img_per_s", "train/epoch"):
+        assert [e.step for e in acc.Scalars(tag)] == epochSteps, tag
+    assert [e.value for e in acc.Scalars("train/epoch")] == list(range(1, epochs + 1))
+    assert "custom_scalars__config__" in tags["tensors"]  # the CUSTOM SCALARS page (kNN chart unsmoothed)
     assert {"train/view_pairs", "eval/tsne"} <= set(tags["images"])
     projector = (logDir / "projector_config.pbtxt").read_text()
     assert "sprite" in projector and "metadata_path" in projector
+    newestFirst = [line.split('"')[1] for line in projector.splitlines() if "tensor_name" in line]
+    assert newestFirst == [f"h:{s:05d}" for s in reversed([0] + epochSteps)]  # the projector opens on the newest
     assert list(logDir.glob("*/h/tensors.tsv")) and list(logDir.glob("*/h/sprite.png"))
-    assert (logDir / f"tsne_epoch{epochs:04d}.png").stat().st_size > 1000
-    assert (logDir / "config.yaml").is_file() and (logDir / "train.log").is_file()
+    for epoch in range(epochs + 1):
+        assert (logDir / f"tsne_epoch{epoch:04d}.png").stat().st_size > 1000
+    assert (logDir / "config.yaml").is_file()
+    assert "INFO done: final loss" in (logDir / "train.log").read_text().splitlines()[-1]
     ckpts = list_checkpoints(saveDir)
     assert ckpts and ckpts[-1].name == f"checkpoint_epoch{epochs:04d}.pt"
     ckpt = load_checkpoint(ckpts[-1])  # weights_only=True inside
@@ -82,6 +93,12 @@ def test_image_folder_run_resume_and_no_overwrite(cli, tmp_path):
     assert "epoch 1/3" not in resumed.stdout
     ckpt = load_checkpoint(list_checkpoints(tmp_path / "ckpt" / "folder")[-1])
     assert ckpt["epoch"] == 3 and ckpt["globalStep"] == 3 * (24 // 8)
+    assert "(untrained)" not in resumed.stdout          # the step-0 baseline is not repeated on resume
+    acc = read_events(tmp_path / "logs" / "folder")
+    assert [e.step for e in acc.Scalars("eval/knn_top1")] == [0, 3, 6, 9]
+    projector = (tmp_path / "logs" / "folder" / "projector_config.pbtxt").read_text()
+    assert [line.split('"')[1] for line in projector.splitlines() if "tensor_name" in line] == \
+        ["h:00009", "h:00006", "h:00003", "h:00000"]   # a new launch keeps the earlier embeddings
 
 
 def test_cifar10_archive_trains_in_process(tiny_cifar, tmp_path):

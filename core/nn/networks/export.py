@@ -3,21 +3,35 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from core.nn.networks.resnet import ResNet
+from core.nn.networks.torchvision_export import (TORCHVISION_WEIGHTS, NotTorchvisionError, to_torchvision_state,
+                                                 torchvision_layout)
 from core.nn.utils.checkpoint import ENCODER_CONFIG, ENCODER_WEIGHTS, atomic_save, read_checkpoint
 
 
-def export_encoder(encoder: ResNet, folder: Union[str, Path]) -> Path:
-    """Write ``encoder.pt`` (a plain state dict) and ``encoder.json`` (its constructor arguments)."""
+def export_encoder(encoder: ResNet, folder: Union[str, Path]) -> Optional[str]:
+    """Write ``encoder.pt`` (a plain state dict), ``encoder.json`` (its constructor arguments) and, when the
+    architecture is torchvision's, ``encoder_torchvision.pt`` (``resnet18/34`` layout, no ``fc``).
+
+    Returns:
+        None when the torchvision export was written, else why not (``"baseChNo=16 (torchvision's ResNet
+        has 64)"``); a stale torchvision export of an earlier architecture is then removed.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
     atomic_save(state, folder / ENCODER_WEIGHTS)
     spec = {"inChNo": encoder.inChNo, "outChNo": encoder.outChNo, **encoder.hparams()}
     (folder / ENCODER_CONFIG).write_text(json.dumps(spec, indent=2) + "\n")
-    return folder / ENCODER_WEIGHTS
+    try:
+        torchvision_layout(spec)
+    except NotTorchvisionError as err:
+        (folder / TORCHVISION_WEIGHTS).unlink(missing_ok=True)
+        return str(err)
+    atomic_save(to_torchvision_state(state), folder / TORCHVISION_WEIGHTS)
+    return None
 
 
 def load_encoder(path: Union[str, Path], map_location: str = "cpu") -> ResNet:

@@ -2,7 +2,8 @@
 import numpy as np
 import torch
 
-from core.eval.linear_probe import few_labels, linear_probe
+from core.eval.linear_probe import linear_probe
+from core.eval.subsets import few_labels
 
 
 def test_linearly_separable_features_are_solved():

@@ -1,0 +1,81 @@
+"""The evaluation CLIs' outputs: named after the checkpoint, kNN on the same few labels, a capped pixel
+baseline with its time, progress bars, and the t-SNE figure in the run folder."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.eval.knn import knn_top1
+from core.eval.linear_probe import linear_probe
+from core.eval.subsets import few_labels
+from tests.train.test_reliability import TINY, trained_run
+from train import linear_eval, tsne
+from train.config import load_config
+from train.evaluation import build_encoder, split_features
+
+pytestmark = pytest.mark.pipeline
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 2-epoch tiny run with both checkpoints kept."""
+    return trained_run(tmp_path_factory, "tiny", "train.epochs", "2")
+
+
+def test_results_are_named_after_the_checkpoint(trained, capsys):
+    ckpts = trained / "ckpt" / "tiny"
+    for name in ("checkpoint_epoch0001.pt", "checkpoint_epoch0002.pt"):
+        assert linear_eval.main(["--ckpt", str(ckpts / name), "--pixels", "off"]) == 0
+    assert linear_eval.main(["--ckpt", str(ckpts), "--pixels", "off", "--labels-per-class", "3"]) == 0
+    folder = trained / "logs" / "tiny"
+    one, two = (json.loads((folder / f"linear_eval_checkpoint_epoch000{e}.json").read_text()) for e in (1, 2))
+    assert one["encoder"].endswith("0001.pt") and two["encoder"].endswith("0002.pt")
+    assert (folder / "linear_eval_encoder_3_per_class.json").is_file()
+
+
+def test_few_label_knn_uses_the_same_labels_as_the_probe(trained, capsys):
+    ckpt = trained / "ckpt" / "tiny" / "checkpoint_epoch0002.pt"
+    assert linear_eval.main(["--ckpt", str(ckpt), "--pixels", "off", "--labels-per-class", "2"]) == 0
+    result = json.loads((trained / "logs" / "tiny" / "linear_eval_checkpoint_epoch0002_2_per_class.json").read_text())
+    cfg = load_config(None, [], base=torch.load(ckpt, weights_only=True)["config"])
+    encoder = build_encoder(cfg, str(ckpt), False)
+    bank, bankLabels = split_features(cfg, encoder, "memory", torch.device("cpu"))
+    test, testLabels = split_features(cfg, encoder, "test", torch.device("cpu"))
+    keep = few_labels(bankLabels.numpy(), 2)
+    assert len(keep) == 20 and result["probe_train_size"] == 20
+    assert result["knn_top1"] == pytest.approx(knn_top1(bank[keep], bankLabels[keep], test, testLabels,
+                                                        cfg.log.knnK, cfg.log.knnT))
+    assert "(20 labeled train" in capsys.readouterr().out
+
+
+def test_pixel_baseline_is_capped_stratified_and_timed(trained, capsys, monkeypatch):
+    monkeypatch.setattr(linear_eval, "PIXEL_TRAIN_MAX", 50)
+    monkeypatch.setattr(linear_eval, "PIXEL_TEST_MAX", 40)
+    assert linear_eval.main(["--ckpt", str(trained / "ckpt" / "tiny")]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((trained / "logs" / "tiny" / "linear_eval_encoder.json").read_text())
+    assert result["pixels_train_size"] == 50 and result["pixels_test_size"] == 40 and result["pixels_capped"]
+    assert result["pixels_seconds"] >= 0 and 0.1 < result["pixels_linear_top1"] <= 1
+    assert "raw-pixel baseline" in out and "50 labeled / 40 test images (capped, stratified)" in out
+
+
+def test_probe_fitting_and_extraction_show_progress(capsys):
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.arange(300) % 3
+    feats = torch.randn(300, 20, generator=gen) + torch.nn.functional.one_hot(labels, 20).float()
+    quiet = linear_probe(feats[:200], labels[:200], feats[200:], labels[200:])
+    shown = linear_probe(feats[:200], labels[:200], feats[200:], labels[200:], progress=True)
+    assert "fitting the linear probe" in capsys.readouterr().err
+    assert shown["top1"] == pytest.approx(quiet["top1"])
+    cfg = load_config("assets/experiments/quickstart.yaml", TINY)
+    split_features(cfg, torch.nn.Flatten(), "test", torch.device("cpu"), indices=np.arange(20), progress=True)
+    assert "features of test" in capsys.readouterr().err
+
+
+def test_tsne_goes_to_the_run_folder_by_default(trained, capsys):
+    ckpt = trained / "ckpt" / "tiny" / "checkpoint_epoch0001.pt"
+    assert tsne.main(["--ckpt", str(ckpt), "--samples", "40"]) == 0
+    assert (trained / "logs" / "tiny" / "tsne_checkpoint_epoch0001.png").stat().st_size > 1000
+    assert tsne.main(["--ckpt", str(ckpt), "--samples", "40"]) == 2          # never overwritten
+    assert "exists" in capsys.readouterr().err

@@ -1,0 +1,55 @@
+"""Where the evaluation CLIs put their results: named after the checkpoint, beside the run's TensorBoard logs.
+
+``linear_eval.py`` and ``finetune.py`` write ``<run>/<tool>_<encoder>[_K_per_class].json``
+and scalars under ``<run>/<tool>/``, where ``<encoder>`` is the checkpoint's file
+name (``checkpoint_epoch0080``, ``encoder``) or ``random_init``: probes of two
+checkpoints never overwrite each other; running the same probe again replaces its result.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional
+
+
+def encoder_name(ckpt: Optional[str], randomInit: bool) -> str:
+    """``'random_init'``, or the checkpoint's file name without ``.pt`` (a folder means its ``encoder.pt``)."""
+    if randomInit:
+        return "random_init"
+    path = Path(ckpt)
+    return "encoder" if path.is_dir() else path.stem
+
+
+def labels_tag(perClass: Optional[int] = None, fraction: Optional[float] = None) -> Optional[str]:
+    """``'10_per_class'``, ``'0p1_of_labels'`` or None (all labels)."""
+    if perClass:
+        return f"{perClass}_per_class"
+    if fraction is not None:
+        return f"{fraction:g}".replace(".", "p") + "_of_labels"
+    return None
+
+
+def result_stem(tool: str, ckpt: Optional[str], randomInit: bool, labels: Optional[str] = None) -> str:
+    """``linear_eval_checkpoint_epoch0080_10_per_class`` and the like (``labels`` from ``labels_tag``)."""
+    stem = f"{tool}_{encoder_name(ckpt, randomInit)}"
+    return stem + (f"_{labels}" if labels else "")
+
+
+def write_result(folder: Path, tool: str, stem: str, result: dict, scalars: Dict[str, float],
+                 curves: Optional[Dict[str, List[float]]] = None) -> Path:
+    """``<folder>/<stem>.json``; the ``scalars`` (and ``curves``, one value per epoch from 1) as ``<stem>/<key>``
+    in ``<folder>/<tool>/`` (TensorBoard)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{stem}.json"
+    temporary = out.with_name(out.name + ".tmp")
+    temporary.write_text(json.dumps(result, indent=2) + "\n")
+    temporary.replace(out)
+    with SummaryWriter(str(folder / tool)) as writer:
+        for key, value in scalars.items():
+            writer.add_scalar(f"{stem}/{key}", value, 0)
+        for key, values in (curves or {}).items():
+            for epoch, value in enumerate(values, start=1):
+                writer.add_scalar(f"{stem}/{key}", value, epoch)
+    return out
