@@ -51,9 +51,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt, or the exported encoder.pt / its folder")
     parser.add_argument("--random-init", action="store_true", help="evaluate the untrained architecture")
     parser.add_argument("--labels-per-class", type=int, metavar="K", help="few-label mode: K labels per class")
-    parser.add_argument("--pixels", choices=("on", "off"), default="on",
+    parser.add_argument("--pixels", choices=("on", "off", "auto"), default="on",
                         help=f"also fit the raw-pixel baseline, on a stratified subset of at most {PIXEL_TRAIN_MAX} "
-                             f"labeled / {PIXEL_TEST_MAX} test images (default on)")
+                             f"labeled / {PIXEL_TEST_MAX} test images (default on; auto, of earlier versions, = on)")
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     return parser
@@ -88,7 +88,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     result["knn_top1"] = knn_top1(trainFeats[labeled], trainLabels[labeled], testFeats, testLabels,
                                   cfg.log.knnK, cfg.log.knnT)
     result["seconds"] = round(time.perf_counter() - start, 2)
-    if args.pixels == "on":
+    if args.pixels != "off":
         result.update(pixel_baseline(cfg, trainLabels.numpy()[labeled], labeled, testLabels.numpy(), progress))
     write_results(cfg, args, result)
     return 0

@@ -34,6 +34,7 @@ from core.nn.utils.checkpoint import load_checkpoint
 from core.nn.utils.runtime import epoch_seeds, resolve_device, seed_everything
 from core.nn.utils.threads import apply_threads, busy_note
 from train.augmentation import build_augmentation
+from train.board_layout import add_layout
 from train.builders import build_model, check_one_image, config_value, dataset_from_config, make_loader
 from train.config import ConfigError, to_plain
 from train.evaluation import RunEvaluator, log_view_pairs
@@ -41,7 +42,6 @@ from train.optim import build_optimizer, build_scheduler
 from train.state import (RunExistsError, find_resume, keep_config, open_run, restore_state, run_exists, save_state,
                          tidy_run)
 from train.step import NonFiniteLossError, TrainStep
-from train.board_layout import add_layout
 
 log = logging.getLogger("simclr")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
