@@ -5,9 +5,12 @@
   training is step 0.
 - ``add_layout``: a CUSTOM SCALARS page whose charts are not smoothed, so the few
   points of the kNN curve read as they are.
-- ``add_projector``: ``add_embedding`` plus a ``projector_config.pbtxt`` that lists
-  the newest embedding first (the projector opens on it) and keeps the
-  embeddings of earlier launches of a resumed run (a new writer would forget them).
+- ``add_projector``: ``add_embedding`` plus a ``projector_config.pbtxt`` that keeps
+  the embeddings of earlier launches of a resumed run (a new writer would forget
+  them) and names them so that the projector opens on the newest: it selects the
+  first tensor name in alphabetical order (after those with metadata and the
+  most points), so the newest is ``h, latest (step N)`` and the others
+  ``h, step 00000``, ``h, step 00005``...
 """
 from __future__ import annotations
 
@@ -52,9 +55,14 @@ def read_projector_config(logDir: Path):
     return config
 
 
+def projector_name(tag: str, step: str, latest: bool) -> str:
+    """The tensor name the projector lists: ``'h, latest (step 400)'`` sorts before ``'h, step 00300'``."""
+    return f"{tag}, latest (step {int(step)})" if latest else f"{tag}, step {step}"
+
+
 def add_projector(writer, logDir: Path, feats: Tensor, names: List[str], images: Tensor, step: int,
                   tag: str = "h") -> None:
-    """``feats [N, D]`` with class names and ``images [N, 3, H, W]`` in [0, 1], newest first in the projector."""
+    """``feats [N, D]`` with class names and ``images [N, 3, H, W]`` in [0, 1]; the projector opens on these."""
     from google.protobuf import text_format
 
     earlier = read_projector_config(logDir)
@@ -63,6 +71,8 @@ def add_projector(writer, logDir: Path, feats: Tensor, names: List[str], images:
     merged = type(earlier)()
     merged.embeddings.add().CopyFrom(newest)
     for info in earlier.embeddings:
-        if info.tensor_name != newest.tensor_name:
+        if info.tensor_path != newest.tensor_path:
             merged.embeddings.add().CopyFrom(info)
+    for index, info in enumerate(merged.embeddings):   # tensor_path is "<step>/<tag>/tensors.tsv"
+        info.tensor_name = projector_name(tag, info.tensor_path.split("/")[0], latest=index == 0)
     (Path(logDir) / PROJECTOR_CONFIG).write_text(text_format.MessageToString(merged))

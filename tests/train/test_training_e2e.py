@@ -29,6 +29,20 @@ def read_events(logDir):
     return acc
 
 
+def projector_names(logDir):
+    """The projector's tensor names, each checked to point at its own files.
+
+    The projector opens on the first name in alphabetical order among equally sized tensors with
+    metadata (tensorboard's vz-projector), so the sorted list's head is what a user sees first.
+    """
+    from train.board_layout import read_projector_config
+
+    infos = read_projector_config(logDir).embeddings
+    for info in infos:
+        assert (logDir / info.tensor_path).is_file() and (logDir / info.metadata_path).is_file()
+    return [info.tensor_name for info in infos]
+
+
 def assert_run_is_complete(tmp_path, name, epochs, steps):
     logDir, saveDir = tmp_path / "logs" / name, tmp_path / "ckpt" / name
     acc = read_events(logDir)
@@ -48,8 +62,8 @@ def assert_run_is_complete(tmp_path, name, epochs, steps):
     assert {"train/view_pairs", "eval/tsne"} <= set(tags["images"])
     projector = (logDir / "projector_config.pbtxt").read_text()
     assert "sprite" in projector and "metadata_path" in projector
-    newestFirst = [line.split('"')[1] for line in projector.splitlines() if "tensor_name" in line]
-    assert newestFirst == [f"h:{s:05d}" for s in reversed([0] + epochSteps)]  # the projector opens on the newest
+    names = projector_names(logDir)
+    assert sorted(names) == [f"h, latest (step {steps})"] + [f"h, step {s:05d}" for s in [0] + epochSteps[:-1]]
     assert list(logDir.glob("*/h/tensors.tsv")) and list(logDir.glob("*/h/sprite.png"))
     for epoch in range(epochs + 1):
         assert (logDir / f"tsne_epoch{epoch:04d}.png").stat().st_size > 1000
@@ -96,9 +110,8 @@ def test_image_folder_run_resume_and_no_overwrite(cli, tmp_path):
     assert "(untrained)" not in resumed.stdout          # the step-0 baseline is not repeated on resume
     acc = read_events(tmp_path / "logs" / "folder")
     assert [e.step for e in acc.Scalars("eval/knn_top1")] == [0, 3, 6, 9]
-    projector = (tmp_path / "logs" / "folder" / "projector_config.pbtxt").read_text()
-    assert [line.split('"')[1] for line in projector.splitlines() if "tensor_name" in line] == \
-        ["h:00009", "h:00006", "h:00003", "h:00000"]   # a new launch keeps the earlier embeddings
+    names = projector_names(tmp_path / "logs" / "folder")     # a new launch keeps the earlier embeddings
+    assert sorted(names) == ["h, latest (step 9)", "h, step 00000", "h, step 00003", "h, step 00006"]
 
 
 def test_cifar10_archive_trains_in_process(tiny_cifar, tmp_path):
