@@ -1,7 +1,8 @@
 """Evaluation of the representation, shared by the trainer and the evaluation CLIs.
 
-- ``RunEvaluator``: what the trainer logs every ``log.evalEpoch`` (kNN top-1 of
-  ``h``, the embedding projector, the t-SNE figure) and the view-pair image.
+- ``RunEvaluator``: what the trainer logs before the first step and every
+  ``log.evalEpoch`` (kNN top-1 of ``h``, the embedding projector, the t-SNE
+  figure of a fixed stratified sample) and the view-pair image.
 - ``frozen_encoder_from_args`` / ``split_features``: the CLIs' encoder (from
   ``--ckpt`` alone, a training checkpoint or an exported encoder; ``-l`` and
   ``--opts`` only override the config stored with it) and their features.
@@ -27,8 +28,8 @@ from core.nn.utils.checkpoint import read_checkpoint
 from core.nn.utils.runtime import resolve_device, seed_everything
 from core.nn.utils.threads import apply_threads
 from train.augmentation import views_on_device
-from train.builders import build_model, config_value, dataset_from_config, make_loader
 from train.board_layout import add_projector
+from train.builders import build_model, config_value, dataset_from_config, make_loader
 
 log = logging.getLogger("simclr")
 
@@ -90,8 +91,8 @@ class RunEvaluator:
                  " (untrained)" if step == 0 else "", top1, min(k, len(bankFeats)), t, len(bankFeats),
                  len(testFeats))
         shown = self.shown(testLabels)
-        self.log_projector(testFeats, testLabels, shown[:self.cfg.log.embeddingSamples], step)
-        self.log_tsne(testFeats, testLabels, shown[:self.cfg.log.tsneSamples], epoch, step)
+        self.log_projector(testFeats, testLabels, shown[:max(0, self.cfg.log.embeddingSamples)], step)
+        self.log_tsne(testFeats, testLabels, shown[:max(0, self.cfg.log.tsneSamples)], epoch, step)
         self.writer.flush()
         return {"knn_top1": top1}
 
