@@ -68,8 +68,10 @@ def check_args(args) -> Optional[str]:
         return f"--labels-per-class {args.labels_per_class} must be >= 1"
     if args.fraction is not None and not 0 < args.fraction <= 1:
         return f"--fraction {args.fraction} must be in (0, 1]"
-    if args.epochs < 1 or args.batch < 1:
-        return f"--epochs {args.epochs} and --batch {args.batch} must be >= 1"
+    if args.epochs < 1:
+        return f"--epochs {args.epochs} must be >= 1"
+    if args.batch < 2:
+        return f"--batch {args.batch} must be >= 2 (BatchNorm trains on batch statistics)"
     if args.lr is not None and args.lr <= 0:
         return f"--lr {args.lr} must be > 0"
     if not 0 < args.min_scale <= 1:

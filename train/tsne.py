@@ -34,6 +34,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     args = parser.parse_args(argv)
+    if args.samples < 5:
+        print(f"error: --samples {args.samples} must be >= 5 (t-SNE needs a few points)", file=sys.stderr)
+        return 2
     if args.out and Path(args.out).exists():
         print(f"error: {args.out} exists; choose another --out (nothing is overwritten)", file=sys.stderr)
         return 2

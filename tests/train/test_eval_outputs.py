@@ -79,3 +79,9 @@ def test_tsne_goes_to_the_run_folder_by_default(trained, capsys):
     assert (trained / "logs" / "tiny" / "tsne_checkpoint_epoch0001.png").stat().st_size > 1000
     assert tsne.main(["--ckpt", str(ckpt), "--samples", "40"]) == 2          # never overwritten
     assert "exists" in capsys.readouterr().err
+
+
+def test_tsne_refuses_too_few_samples(capsys):
+    assert tsne.main(["--random-init", "-l", "assets/experiments/quickstart.yaml", "--samples", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--samples 0 must be >= 5" in err and len(err.strip().splitlines()) == 1
