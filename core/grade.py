@@ -1,16 +1,24 @@
-"""Grading report of the tutorial's tasks: ``python -m core.grade [--json FILE] [--task N]``.
+"""Grading report of the tutorial's tasks: ``python -m core.grade [--task N] [--json FILE] [--summary FILE]``.
 
 Runs the task tests (markers ``task1`` .. ``task4``, and the optional parts
 ``task1_optional``, ``task4_optional``) once, in this process, and prints one
 row per task: tests passed / graded, points, and the first failure's message
-(every failure of a task's test starts with "Task N:"). Skipped tests (the
-Task 1 backend you did not write, the tests of a task that waits for an earlier
-one) are not graded. ``--json FILE`` writes the same for a learning-management
-system; ``--task N`` grades one task and exits 0 only when all its tests pass
-(the command GitHub Classroom runs per task).
+(every failure of a task's test starts with "Task N:").
 
-Points per task come from ``--points``, else from the starter's
-``.github/classroom/autograding.json``, else 25 each.
+The scoring rule, the same here, in the starter's feedback workflow and on
+Gradescope (which runs this module on the instructor's copy of the tests):
+
+    points of task N = round(max points of N x passed / graded)
+
+where "graded" counts the task's tests that passed or failed. Skipped tests (the
+Task 1 backend you did not write, the optional parts) are not graded; a task
+with no graded test scores 0. The optional parts are reported without points.
+
+Points per task come from ``--points``, else from ``tests/grading.json``, else
+25 each. ``--task N`` grades one task (same points) and exits 0 only when all
+of its tests pass; without it the exit code is 0 when every required task
+passes. ``--json FILE`` writes the report for other tools, ``--summary FILE``
+appends it as a Markdown table (``$GITHUB_STEP_SUMMARY`` in a workflow).
 """
 from __future__ import annotations
 
@@ -19,14 +27,17 @@ import json
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("task1", "task2", "task3", "task4")
+TASK_TITLES = ("augmentation", "encoder", "projection head", "NT-Xent loss")
 OPTIONAL = ("task1_optional", "task4_optional")
-AUTOGRADING = Path(".github") / "classroom" / "autograding.json"
+GRADING_FILE = "tests/grading.json"
 DEFAULT_POINTS = 25
+MAX_POINTS = 1000
 
 
 def row_name(marker: str) -> str:
@@ -34,12 +45,58 @@ def row_name(marker: str) -> str:
     return f"Task {marker[4]}" + (" (optional)" if marker.endswith("_optional") else "")
 
 
+def check_points(points: Sequence) -> tuple:
+    """The points of Tasks 1-4 as four integers in [0, 1000].
+
+    Args:
+        points: four numbers, or a string ``"30,20,20,30"``.
+
+    Raises:
+        ValueError: naming the value and what is allowed.
+    """
+    values = points.split(",") if isinstance(points, str) else list(points)
+    try:
+        parsed = tuple(int(v.strip()) if isinstance(v, str) else v for v in values)
+    except ValueError:
+        parsed = ()
+    if len(parsed) != 4 or any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= MAX_POINTS
+                               for p in parsed):
+        shown = points if isinstance(points, str) else list(points)
+        raise ValueError(f"points={shown!r} must be four integers from 0 to {MAX_POINTS} (Tasks 1-4), "
+                         "e.g. 25,25,25,25")
+    return parsed
+
+
+def read_points(root: Path, override: Optional[str] = None) -> Dict[str, int]:
+    """Points of Task 1-4: ``override`` ("30,20,20,30"), else ``tests/grading.json``, else 25 each.
+
+    Raises:
+        ValueError: a bad override, or a grading file that is not ``{"points": {"task1": int, ...}}``.
+    """
+    if override:
+        return dict(zip(TASKS, check_points(override)))
+    path = Path(root) / GRADING_FILE
+    if not path.is_file():
+        return {task: DEFAULT_POINTS for task in TASKS}
+    try:
+        stored = json.loads(path.read_text())["points"]
+        return dict(zip(TASKS, check_points([stored[task] for task in TASKS])))
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{GRADING_FILE} must hold {{\"points\": {{\"task1\": 25, ..., \"task4\": 25}}}} "
+                         f"with integers from 0 to {MAX_POINTS} ({err})") from None
+
+
 class Collector:
-    """A pytest plugin that records each test's row, outcome and failure message."""
+    """A pytest plugin that records each test's row, outcome and failure message, and import errors."""
 
     def __init__(self):
         self.rowOf: Dict[str, str] = {}
         self.results: Dict[str, Dict[str, str]] = {}
+        self.importErrors: List[str] = []
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.importErrors.append(f"{report.nodeid}: {collection_message(report)}")
 
     def pytest_collection_modifyitems(self, items):
         for item in items:
@@ -59,6 +116,13 @@ class Collector:
             self.results[report.nodeid] = {"outcome": report.outcome, "message": failure_message(report)}
 
 
+def collection_message(report) -> str:
+    """The last line of an import error that says what it is (``SyntaxError: ...``, file and line)."""
+    text = str(report.longrepr).strip().splitlines()
+    errors = [line.lstrip("E ").strip() for line in text if re.match(r"^E\s+\S", line)]
+    return " ".join(errors[-3:]) if errors else (text[-1] if text else "could not be imported")
+
+
 def failure_message(report) -> str:
     """The first line that says what went wrong ("Task N: ..." for the task tests)."""
     if report.outcome == "passed":
@@ -72,27 +136,6 @@ def failure_message(report) -> str:
     return text.splitlines()[0] if text else "failed"
 
 
-def read_points(root: Path, override: Optional[str]) -> Dict[str, int]:
-    """Points of Task 1-4: ``--points 30,20,20,30``, else the Classroom file, else 25 each.
-
-    Raises:
-        ValueError: a ``--points`` value that is not four non-negative integers.
-    """
-    if override:
-        parts = override.split(",")
-        if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"--points={override!r} must be four non-negative integers, e.g. 25,25,25,25")
-        return {task: int(p) for task, p in zip(TASKS, parts)}
-    points = {task: DEFAULT_POINTS for task in TASKS}
-    path = root / AUTOGRADING
-    if path.is_file():
-        for test in json.loads(path.read_text()).get("tests", []):
-            match = re.match(r"Task (\d)", test.get("name", ""))
-            if match and f"task{match[1]}" in points:
-                points[f"task{match[1]}"] = int(test.get("points", DEFAULT_POINTS))
-    return points
-
-
 def run_tests(root: Path, markers: Sequence[str], extra: Sequence[str] = ()) -> Collector:
     """Run the tests of ``markers`` (not the slow ones) in this process; returns what was recorded."""
     import pytest
@@ -102,11 +145,17 @@ def run_tests(root: Path, markers: Sequence[str], extra: Sequence[str] = ()) -> 
     previous = os.getcwd()
     os.chdir(root)
     try:
-        pytest.main(["-qq", "-p", "no:cacheprovider", "-m", expression, "--no-header", "-rN", *extra,
+        pytest.main(["-qq", "-p", "no:cacheprovider", "-m", expression, "--no-header", "-rN",
+                     "--continue-on-collection-errors", *extra,
                      str(root / "tests")], plugins=[collector])
     finally:
         os.chdir(previous)
     return collector
+
+
+def score(maxPoints: int, passed: int, graded: int) -> int:
+    """The scoring rule: ``round(maxPoints x passed / graded)``, 0 when nothing was graded."""
+    return round(maxPoints * passed / graded) if graded else 0
 
 
 def summarize(collector: Collector, points: Dict[str, int], markers: Sequence[str]) -> List[dict]:
@@ -118,14 +167,26 @@ def summarize(collector: Collector, points: Dict[str, int], markers: Sequence[st
         graded = counts["passed"] + counts["failed"]
         failures = [r["message"] for r in results if r["outcome"] == "failed"]
         skips = [r["message"] for r in results if r["outcome"] == "skipped"]
-        maxPoints = points.get(marker, 0)
+        maxPoints = 0 if marker in OPTIONAL else points.get(marker, 0)
+        note = ""
+        if not graded:
+            note = (skips[0] if skips else
+                    f"tests could not be imported: {collector.importErrors[0]}" if collector.importErrors
+                    else "no tests")
         rows.append({
-            "task": row_name(marker), "optional": marker in OPTIONAL, **counts, "graded": graded,
-            "points": round(maxPoints * counts["passed"] / graded) if graded else 0, "max_points": maxPoints,
-            "first_failure": failures[0] if failures else "",
-            "note": "" if graded else (skips[0] if skips else "no tests"),
+            "task": row_name(marker), "title": TASK_TITLES[int(marker[4]) - 1], "optional": marker in OPTIONAL,
+            **counts, "graded": graded, "points": score(maxPoints, counts["passed"], graded),
+            "max_points": maxPoints, "first_failure": failures[0] if failures else "",
+            "failures": failures, "note": note,
         })
     return rows
+
+
+def detail(row: dict) -> str:
+    """What the row's last column says."""
+    if row["first_failure"]:
+        return row["first_failure"]
+    return f"(not graded: {row['note']})" if row["note"] else "all passed"
 
 
 def print_table(rows: List[dict], out=sys.stdout) -> None:
@@ -133,39 +194,88 @@ def print_table(rows: List[dict], out=sys.stdout) -> None:
     for row in rows:
         points = f"{row['points']}/{row['max_points']}" if not row["optional"] else "-"
         tests = f"{row['passed']}/{row['graded']}"
-        detail = row["first_failure"] or (f"(not graded: {row['note']})" if row["note"] else "all passed")
-        print(f"{row['task']:<18} {tests:>9} {points:>9}  {detail[:160]}", file=out)
+        print(f"{row['task']:<18} {tests:>9} {points:>9}  {detail(row)[:300]}", file=out)
     required = [r for r in rows if not r["optional"]]
     if required:
         total, top = sum(r["points"] for r in required), sum(r["max_points"] for r in required)
         print(f"{'total':<18} {'':>9} {f'{total}/{top}':>9}", file=out)
 
 
+def markdown(rows: List[dict]) -> str:
+    """The report as a Markdown table (for a GitHub job summary)."""
+    lines = ["| task | tests passed | points | first failure |", "|---|---|---|---|"]
+    for row in rows:
+        points = f"{row['points']}/{row['max_points']}" if not row["optional"] else "-"
+        text = detail(row).replace("|", "\\|").replace("\n", " ")[:300]
+        lines.append(f"| {row['task']}: {row['title']} | {row['passed']}/{row['graded']} | {points} | {text} |")
+    required = [r for r in rows if not r["optional"]]
+    total, top = sum(r["points"] for r in required), sum(r["max_points"] for r in required)
+    lines.append(f"| **total** | | **{total}/{top}** | |")
+    return "\n".join(lines) + "\n"
+
+
+def report_of(rows: List[dict]) -> dict:
+    required = [r for r in rows if not r["optional"]]
+    return {"tasks": rows, "total_points": sum(r["points"] for r in required),
+            "max_points": sum(r["max_points"] for r in required),
+            "rule": "points of a task = round(max points x passed / graded)"}
+
+
+def check_output(path: str, option: str) -> Path:
+    """``path`` as a file this run may write; checked before any test runs.
+
+    Raises:
+        ValueError: its folder is missing or not writable, or the path is a folder.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ValueError(f"{option} {path}: is a folder; give a file name")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ValueError(f"{option} {path}: not writable")
+    return target
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a uniquely named temporary file in the same folder."""
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.grade", description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    parser.add_argument("--summary", metavar="FILE", help="append the report as a Markdown table to FILE")
     parser.add_argument("--task", type=int, choices=[1, 2, 3, 4], help="grade one task; exit 0 only if it passes")
-    parser.add_argument("--points", help="points of Tasks 1-4, e.g. 30,20,20,30 (default: the Classroom file)")
+    parser.add_argument("--points", help=f"points of Tasks 1-4, e.g. 30,20,20,30 (default: {GRADING_FILE})")
     parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing test")
     args = parser.parse_args(argv)
     try:
         points = read_points(REPO_ROOT, args.points)
+        jsonPath = check_output(args.json, "--json") if args.json else None
+        summaryPath = check_output(args.summary, "--summary") if args.summary else None
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     markers = [f"task{args.task}"] if args.task else list(TASKS + OPTIONAL)
     rows = summarize(run_tests(REPO_ROOT, markers, ["-x"] if args.exitfirst else []), points, markers)
     print_table(rows)
-    if args.json:
-        required = [r for r in rows if not r["optional"]]
-        report = {"tasks": rows, "total_points": sum(r["points"] for r in required),
-                  "max_points": sum(r["max_points"] for r in required)}
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        print(f"report written to {args.json}")
-    if args.task:
-        row = rows[0]
-        return 0 if row["graded"] and not row["failed"] else 1
-    return 0
+    if jsonPath:
+        write_atomic(jsonPath, json.dumps(report_of(rows), indent=2) + "\n")
+        print(f"report written to {jsonPath}")
+    if summaryPath:
+        with open(summaryPath, "a") as stream:
+            stream.write(markdown(rows))
+    required = [r for r in rows if not r["optional"]]
+    return 0 if all(r["graded"] and not r["failed"] for r in required) else 1
 
 
 if __name__ == "__main__":

@@ -14,7 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.task_regions import install_region_guard
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# A task region that does not compile fails that task alone (with its file, line and message); the rest of
+# its file still loads. Installed before any test module imports a task file.
+install_region_guard(REPO_ROOT)
 
 
 def md5(data: bytes) -> str:
@@ -105,7 +110,8 @@ def cli():
 
 
 # ---------------------------------------------------------------- grading the starter
-TASK_MESSAGE = re.compile(r"^(Task \d)(?P<optional> \(optional[^)]*\))?: (?P<what>.*?)(?: - see README.*)?$")
+TASK_MESSAGE = re.compile(r"^(Task \d)(?P<optional> \(optional[^)]*\))?: (?P<what>.*?)"
+                          r"(?: - see (?:README|docs/tasks\.md).*)?$")
 TASK_MARKERS = ("task1", "task2", "task3", "task4")
 BACKENDS = ("torchvision", "albumentations")
 
@@ -129,6 +135,59 @@ def graded_task(item):
 def crash_line(report):
     crash = getattr(report.longrepr, "reprcrash", None)
     return crash.message.splitlines()[0] if crash is not None and crash.message else ""
+
+
+# Exceptions that torch, torchvision or albumentations raise inside a student's region, and their likely cause.
+LIKELY_CAUSES = {
+    "Task 1": [
+        (r"\bhue\b", "the hue strength is 0.2 s (brightness, contrast and saturation are 0.8 s); hue may not "
+                     "exceed 0.5"),
+        (r"expected np\.ndarray \(got Tensor\)|ToTensorV2", "the albumentations view must end with the "
+         "normalized [H, W, 3] float array: leave ToTensorV2 out (AlbumentationsView.__call__ makes the tensor)"),
+        (r"PIL|should be a? ?(float )?tensor|Tensor as element|got <class 'PIL|Input tensor should be",
+         "Normalize needs a float tensor: convert the image first (PILToTensor + ToDtype(torch.float32, "
+         "scale=True), or ToTensor) and normalize last"),
+        (r"\bsize\b|valid integer|tuple|sequence", "imgSize is already an (H, W) pair: pass it on as it is "
+         "(RandomResizedCrop(imgSize, ...), A.RandomResizedCrop(size=imgSize, ...))"),
+    ],
+    "Task 3": [
+        (r"mat1 and mat2 shapes|size mismatch|shapes cannot be multiplied", "the head maps h to z: "
+         "inChNo=self.latentChNo (the size of h) and outChNo=self.outChNo; are the two swapped?"),
+        (r"running_mean|expected 2D or 3D input|BatchNorm", "the paper's head has no normalization: "
+         "norm=self.projNorm (None unless the configuration asks for one)"),
+    ],
+    "Task 2": [
+        (r"mat1 and mat2 shapes|expected input.*channels|size mismatch", "the encoder takes inChNo=self.inChNo "
+         "channels and gives h of outChNo=self.latentChNo"),
+    ],
+    "Task 4": [
+        (r"must match the size|size of tensor|shape mismatch|out of bounds|index \d+ is out",
+         "are a mask or indices built for another batch size? Take B from zA.shape[0] at every call"),
+        (r"expected scalar type Long|Long but found|target", "cross-entropy targets are a long tensor of "
+         "column indices: the positive of row i is row i + B (mod 2B)"),
+        (r"dtype|Half|BFloat16", "compute in the inputs' dtype (float32): do not cast to half precision"),
+    ],
+}
+NAME_ERROR = re.compile(r"name '(?P<name>\w+)' is not defined")
+ATTRIBUTE_ERROR = re.compile(r"object has no attribute '(?P<name>\w+)'")
+
+
+def likely_cause(task, line):
+    """What a raw exception line most likely means for ``task`` (one phrase), or a general pointer."""
+    if line.startswith("TaskSourceError"):
+        return ""
+    if (match := NAME_ERROR.search(line)):
+        return (f"'{match['name']}' is not defined in your region: a hyperparameter is an attribute of self "
+                f"(self.{match['name']}?), and an import you need goes inside the region")
+    if (match := ATTRIBUTE_ERROR.search(line)):
+        return (f"'{match['name']}' does not exist there: check the spelling against the class's docstring "
+                "(the tutorial's names are camelCase: inChNo, latentChNo, mlpLayers, ...)")
+    if "unexpected keyword argument" in line:
+        return "a builder got an argument it does not take: the accepted names are in its docstring"
+    for pattern, cause in LIKELY_CAUSES.get(task, []):
+        if re.search(pattern, line):
+            return cause
+    return "the error was raised while running your code: the traceback below shows the step"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -160,26 +219,31 @@ def pytest_runtest_makereport(item, call):
                                f"Skipped: needs {task} first ({task} not implemented yet: {what})")
         elif optional:
             report.longrepr = f"{task}: this needs a part that is not written yet ({task} optional: {what})"
-        elif graded_task(item) and graded_task(item) > task:
-            report.outcome = "skipped"       # e.g. Task 3's tests while Task 2 is a stub: graded in order
-            report.longrepr = (str(item.path), item.location[1] or 0,
-                               f"Skipped: {graded_task(item)} is graded once {task} is done ({task} not "
-                               f"implemented yet: {what})")
         else:
             report.longrepr = f"{task} not implemented yet: {what}"
         return
     task = graded_task(item)
     line = crash_line(report)
-    if task and call.when == "call" and not re.search(r"\bTask \d", line):
-        report.longrepr = f"{task}: the test failed with {line or 'an error'}\n\n{report.longrepr}"
+    if task and call.when in ("setup", "call") and not re.search(r"\bTask \d", line):
+        cause = likely_cause(task, line)
+        report.longrepr = (f"{task}: {cause + ': ' if cause else ''}the test failed with {line or 'an error'}"
+                           f"\n\n{report.longrepr}")
+    elif task and call.when in ("setup", "call") and not line.startswith(task) and re.match(r"\w*Error: Task \d", line):
+        report.longrepr = f"{line.split(': ', 1)[1]}\n\n{report.longrepr}"
 
 
-def stub_error(probe):
-    """The NotImplementedError text ``probe()`` raises (a starter stub), or None when it runs."""
+def stub_error(probe, anyError=False):
+    """The NotImplementedError text ``probe()`` raises (a starter stub), or None when it runs.
+
+    With ``anyError``, any other exception counts as missing too (its type and message are returned);
+    otherwise it counts as written: the tests of that part run and report the error as its failure.
+    """
     try:
         probe()
     except NotImplementedError as err:
         return str(err) or "not implemented"
+    except Exception as err:  # noqa: BLE001  (student code may raise anything)
+        return f"{type(err).__name__}: {err}" if anyError else None
     return None
 
 
@@ -234,16 +298,16 @@ def missing_tasks():
     from core.nn.networks import SimCLR
 
     probes = [
-        lambda: ImageTransforms(8)(np.zeros((8, 8, 3), np.uint8)),
-        lambda: SimCLR(3, 8, 4, baseChNo=2, mlpLayers=[8]).build(),
-        lambda: NTXent(0.5)(torch.randn(2, 4), torch.randn(2, 4)),
+        ("Task 1", lambda: ImageTransforms(8)(np.zeros((8, 8, 3), np.uint8))),
+        ("Task 2 or 3", lambda: SimCLR(3, 8, 4, baseChNo=2, mlpLayers=[8]).build()),
+        ("Task 4", lambda: NTXent(0.5)(torch.randn(2, 4), torch.randn(2, 4))),
     ]
     missing = set()
-    for probe in probes:
-        error = stub_error(probe)
+    for name, probe in probes:
+        error = stub_error(probe, anyError=True)
         if error is not None:
             match = TASK_MESSAGE.match(error)
-            missing.add(match[1] if match else "a task")
+            missing.add(match[1] if match else f"{name} (it raises {error.splitlines()[0][:120]})")
     return tuple(sorted(missing))
 
 
@@ -251,8 +315,7 @@ def pytest_runtest_setup(item):
     if item.get_closest_marker("pipeline") is not None:
         missing = missing_tasks()
         if missing:
-            note = " (Task 3 is checked once Task 2 is done)" if "Task 2" in missing else ""
-            pytest.skip(f"needs the whole pipeline; not implemented yet: {', '.join(missing)}{note}")
+            pytest.skip(f"needs the whole pipeline; not implemented yet: {', '.join(missing)}")
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,17 @@ from core.eval.positive_pairs import positive_pair_top1
 from train.augmentation import views_on_device
 
 
+def float32_loss(lossFn: Callable, zA: torch.Tensor, zB: torch.Tensor) -> torch.Tensor:
+    """``lossFn(zA, zB)`` on float32 inputs with autocast off: the one place mixed precision meets the loss.
+
+    Any correct NT-Xent is then correct under AMP too: bf16/fp16 logits would lose the small
+    differences the softmax ranks, and a large negative mask value overflows in fp16. The
+    cast is differentiable, so gradients flow back to the half-precision projections.
+    """
+    with torch.autocast(zA.device.type, enabled=False):
+        return lossFn(zA.float(), zB.float())
+
+
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -55,8 +66,8 @@ class TrainStep:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=self.ampDtype, enabled=self.useAmp):
             _, z = self.model(images)                                                    # [2B, outChNo]
-            zA, zB = z.chunk(2)
-            loss = self.lossFn(zA, zB)
+        zA, zB = z.chunk(2)
+        loss = float32_loss(self.lossFn, zA, zB)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

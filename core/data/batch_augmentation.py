@@ -17,7 +17,7 @@ same distributions, drawn independently for every image and every view:
 The DataLoader then only decodes and batches uint8 images (``LoadTransform``);
 the trainer copies the batch to the GPU and calls ``BatchImageTransforms``
 twice for the two views. Use it when the CPU cores cannot augment as fast as
-the GPU trains (``benchmarks/bench_train.py`` times the data path alone).
+the GPU trains (the data path alone can be timed apart from the model).
 
 The random parameters are drawn on the CPU from torch's generator (a few
 numbers per image), so ``torch.manual_seed`` makes the views reproducible on

@@ -22,8 +22,8 @@ Two backends give the same recipe: ``'torchvision'`` (transforms on PIL
 images) and ``'albumentations'`` (OpenCV on numpy arrays); the tutorial asks for
 either one. Both draw their randomness from ``torch``'s generator, so
 ``torch.manual_seed`` makes them reproducible and each DataLoader worker gets its
-own stream. ``'auto'`` (the default) picks albumentations, 1.5-4x faster here
-(``benchmarks/bench_augment.py``), and falls back to torchvision when
+own stream. ``'auto'`` (the default) picks albumentations, 1.5-4x faster on a small
+CPU, and falls back to torchvision when
 albumentations is missing or its view is not written.
 
 ``imgSize`` is an int (square views) or an ``(H, W)`` pair; each view's
@@ -186,8 +186,7 @@ class TorchvisionView:
     """One SimCLR view with torchvision's transforms (v2 here; v1 works as well).
 
     The pipeline receives an RGB PIL image: for small images PIL's crop/resize
-    and color operations are faster than the tensor kernels (measured in
-    ``benchmarks/bench_augment.py``); it ends with the conversion to a tensor.
+    and color operations are faster than the tensor kernels; it ends with the conversion to a tensor.
 
     Args:
         imgSize: ``(H, W)`` of the output view.

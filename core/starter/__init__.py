@@ -1,8 +1,8 @@
-"""The student starter: the repository with the four task regions replaced by TODO stubs.
+"""The student starter and the Gradescope autograder, generated from this repository.
 
-    python -m core.starter OUT_DIR            # write the starter
-    python -m core.starter OUT_DIR --force    # write into a non-empty folder
+``python -m core.starter OUT_DIR [--autograder ZIP]``: see ``core/starter/generate.py``
+and ``core/starter/autograder.py``.
 """
-from core.starter.generate import TASK_FILES, find_regions, make_starter, restore_regions
+from core.starter.generate import make_starter, stub_file
 
-__all__ = ["TASK_FILES", "find_regions", "make_starter", "restore_regions"]
+__all__ = ["make_starter", "stub_file"]

@@ -1,31 +1,44 @@
-"""CLI: ``python -m core.starter OUT_DIR [--force]``."""
+"""CLI: ``python -m core.starter OUT_DIR [--force] [--points 25,25,25,25] [--autograder ZIP]``."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from core.grade import check_points
+from core.starter.autograder import VISIBILITIES, make_autograder
 from core.starter.generate import make_starter
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.starter",
-        description="Write the student starter: this repository with Tasks 1-4 replaced by TODO stubs.")
-    parser.add_argument("out_dir", help="destination folder (empty or new)")
+        description="Write the student starter: this repository with Tasks 1-4 replaced by TODO stubs; "
+                    "optionally the Gradescope autograder that grades it.")
+    parser.add_argument("out_dir", help="destination folder of the starter (empty or new)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder")
     parser.add_argument("--points", default="25,25,25,25",
-                        help="points of Tasks 1-4 for the grading report and GitHub Classroom (default 25,25,25,25)")
+                        help="points of Tasks 1-4, written to tests/grading.json (default 25,25,25,25)")
+    parser.add_argument("--autograder", metavar="ZIP",
+                        help="also write the Gradescope autograder (setup.sh, run_autograder, the starter with "
+                             "the instructor's tests) to this .zip file")
+    parser.add_argument("--visibility", default="visible", choices=VISIBILITIES,
+                        help="when students see their Gradescope results (default: visible)")
     args = parser.parse_args(argv)
     try:
-        parts = args.points.split(",")
-        if not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"--points={args.points!r} must be four non-negative integers, e.g. 30,20,20,30")
-        stubbed = make_starter(args.out_dir, force=args.force, points=[int(p) for p in parts])
-    except (FileExistsError, ValueError) as err:
+        points = check_points(args.points)
+        if args.autograder:
+            make_autograder(args.autograder, points=points, visibility=args.visibility, check_only=True)
+        stubbed = make_starter(args.out_dir, force=args.force, points=points)
+        if args.autograder:
+            make_autograder(args.autograder, points=points, visibility=args.visibility)
+    except (FileExistsError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     regions = sum(stubbed.values())
     print(f"starter written to {args.out_dir}: {regions} task regions stubbed in {len(stubbed)} files")
+    if args.autograder:
+        print(f"Gradescope autograder written to {args.autograder} (upload it as the assignment's autograder; "
+              "see docs/instructors.md)")
     print(f"next: cd {args.out_dir} && python -m pytest -m task1   (then task2, task3, task4; "
           "python -m core.grade for the report)")
     return 0

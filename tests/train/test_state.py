@@ -102,3 +102,34 @@ def test_resume_with_more_epochs_stretches_warmup_cosine_and_warns_for_torch_sch
                               stepsPerEpoch=1, epochs=20)
     follow_schedule(trainer, {"config": {"train": {"epochs": 10}}})
     assert "train.epochs changed from 10 to 20: optimizer.scheduler StepLR counts epochs" in caplog.text
+
+
+def test_the_loss_runs_in_float32_without_autocast_under_amp():
+    """Any correct loss trains under AMP: the step hands it float32 inputs with autocast off."""
+    from core.nn.networks import MLP
+    from train.step import TrainStep
+
+    seen = []
+
+    def naive_loss(zA, zB):          # a loss that does nothing about mixed precision itself
+        seen.append((zA.dtype, zB.dtype, torch.is_autocast_enabled("cpu")))
+        z = torch.nn.functional.normalize(torch.cat([zA, zB]), dim=1)
+        return torch.logsumexp(z @ z.t() / 0.5, dim=1).mean()
+
+    class TwoOutputs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = MLP(12, 8, layerCfg=[16]).build()
+
+        def forward(self, x):
+            h = x.flatten(1)
+            return h, self.head(h)
+
+    model = TwoOutputs()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    step = TrainStep(model, naive_loss, opt, torch.amp.GradScaler("cpu", enabled=False), torch.device("cpu"),
+                     useAmp=True, ampDtype=torch.bfloat16)
+    before = [p.detach().clone() for p in model.parameters()]
+    step([[torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)], None])
+    assert seen == [(torch.float32, torch.float32, False)]
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))   # gradients flowed back

@@ -10,12 +10,10 @@ vectors are negatives:
     l(i, j) = -log( exp(sim(z_i, z_j) / t) / sum_{k != i} exp(sim(z_i, z_k) / t) )
 
 with ``sim`` the cosine similarity and ``t`` the temperature. The loss is the
-mean of ``l`` over all 2B anchors. This is a 2B-way classification of "which
-column is my positive", so this reference computes it as a cross-entropy over
-the ``[2B, 2B]`` similarity matrix with the diagonal (self-similarity) masked
-out. Any correct form is fine for the tutorial (a loop, a mask, ``logsumexp``);
-the optional part is efficiency: no ``[2B, 2B, D]`` tensor, and what depends
-only on B (the positive index, a mask) built once per batch size.
+mean of ``l`` over all 2B anchors. Any correct form is fine for the tutorial
+(a loop over anchors, a masked matrix, ...); the optional part is efficiency:
+no ``[2B, 2B, D]`` tensor, and what depends only on B (the positive index, a
+mask) built once per batch size.
 """
 from __future__ import annotations
 

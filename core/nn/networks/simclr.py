@@ -17,6 +17,7 @@ or its ``model`` section: ``inChNo``, ``latentChNo``, ``outChNo`` and ``kwargs``
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Dict, List, Mapping, Tuple
 
 from torch import Tensor, nn
@@ -75,14 +76,22 @@ class SimCLR(nn.Module, Configurable):
         """The original tutorial's name for ``mlpLayers`` (its hint writes ``layerCfg = self.mlpLayer``)."""
         return self.mlpLayers
 
+    def added_defaults(self) -> contextlib.ExitStack:
+        """A context in which ``ResNet``/``MLP`` default to the hyperparameters this project adds.
+
+        The tutorial's hint does not pass ``baseChNo``, ``firstKernelSize``, ``downType`` or
+        ``projNorm``; inside this context a build written from it still gets the configured
+        width, stem and head norm, and ``check_added_arguments()`` catches the rest.
+        """
+        stack = contextlib.ExitStack()
+        stack.enter_context(ResNet.using_defaults(baseChNo=self.baseChNo, firstKernelSize=self.firstKernelSize,
+                                                  downType=self.downType))
+        stack.enter_context(MLP.using_defaults(norm=self.projNorm, normKwargs=self.projNormKwargs))
+        return stack
+
     def build(self) -> "SimCLR":
         """Create the encoder and the projection head; returns ``self``."""
-        # The hyperparameters this project adds to the tutorial's list reach ResNet and MLP as
-        # defaults here, so a build written from the tutorial's hint (which does not pass them)
-        # still gets the configured width and stem; check_added_arguments() catches the rest.
-        with ResNet.using_defaults(baseChNo=self.baseChNo, firstKernelSize=self.firstKernelSize,
-                                   downType=self.downType), \
-                MLP.using_defaults(norm=self.projNorm, normKwargs=self.projNormKwargs):
+        with self.added_defaults():
             # --- Task 2 begin: the encoder, x [B, C, H, W] -> h [B, latentChNo] ---
             self.encoder = ResNet(
                 inChNo=self.inChNo,

@@ -132,6 +132,21 @@ def test_views_are_imagenet_normalized(backend, level):
 
 # ---------------------------------------------------------------- the recipe's random choices
 @pytest.mark.task1
+def test_colors_change_before_the_normalization(backend):
+    # This color's normalized channels are about (0.96, -0.28, -0.76). Color operations expect pixel
+    # values and clamp to [0, 1], so a jitter after Normalize leaves whole views inside [0, 1].
+    color = np.zeros((24, 24, 3), np.uint8) + np.array([180, 100, 60], np.uint8)
+    torch.manual_seed(0)
+    transform = ImageTransforms(16, backend=backend, jitterStrength=1.0)
+    raw = torch.stack([view for _ in range(100) for view in transform(color)])           # [200, 3, 16, 16]
+    clamped = rate((raw.amin(dim=(1, 2, 3)) >= -1e-6) & (raw.amax(dim=(1, 2, 3)) <= 1 + 1e-6))
+    assert clamped < 0.5, (
+        f"Task 1: {clamped:.0%} of the views have every value inside [0, 1] after normalization, as if the "
+        "color jitter ran on the normalized tensor and clamped it: change the colors first (jitter, grayscale), "
+        "then convert to a float tensor and Normalize last")
+
+
+@pytest.mark.task1
 def test_no_color_change_when_the_strength_is_zero(backend):
     color = np.zeros((24, 24, 3), np.uint8) + np.array([180, 100, 60], np.uint8)
     views = draw(backend, color, 60, imgSize=16, jitterStrength=0.0).flatten(0, 1)

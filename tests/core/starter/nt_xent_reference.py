@@ -30,7 +30,10 @@ def case_inputs(batch: int, dim: int, seed: int):
 
 def loop_loss(zA, zB, temperature, variant="correct"):
     """Eq. (1) of the paper averaged over anchors, in float64 loops; ``variant`` names a mistake."""
-    z = torch.cat([zA, zB]).double()
+    if variant == "interleaved":      # rows zA[0], zB[0], zA[1], ... with the positive still at i + B
+        z = torch.stack([zA, zB], dim=1).reshape(-1, zA.shape[1]).double()
+    else:
+        z = torch.cat([zA, zB]).double()
     n, batch = z.shape[0], zA.shape[0]
 
     def sim(i, k):
@@ -41,20 +44,31 @@ def loop_loss(zA, zB, temperature, variant="correct"):
     def scaled(value):
         return value * temperature if variant == "temperature_multiplied" else value / temperature
 
+    def logit(i, k):
+        if k == i and variant == "diagonal_zero":
+            return torch.zeros((), dtype=torch.float64)
+        return scaled(sim(i, k))
+
     terms = []
     for i in range(n):
-        j = (i + batch) % n
-        others = [k for k in range(n) if k != i or variant == "no_mask"]
-        logDenominator = torch.logsumexp(torch.stack([scaled(sim(i, k)) for k in others]), dim=0)
-        terms.append(logDenominator - scaled(sim(i, j)))
+        j = i if variant == "target_self" else (i + batch) % n
+        keep = {"no_mask": lambda k: True, "diagonal_zero": lambda k: True, "target_self": lambda k: True,
+                "positive_excluded": lambda k: k not in (i, j)}.get(variant, lambda k: k != i)
+        others = [logit(i, k) for k in range(n) if keep(k)]
+        logDenominator = (torch.logsumexp(torch.stack(others), dim=0) if others
+                          else torch.tensor(float("-inf"), dtype=torch.float64))
+        terms.append(logDenominator - logit(i, j))
     if variant == "one_direction":
         return torch.stack(terms[:batch]).mean()
     if variant == "mean_over_b":
         return torch.stack(terms).sum() / batch
+    if variant == "sum":
+        return torch.stack(terms).sum()
     return torch.stack(terms).mean()
 
 
-VARIANTS = ("no_mask", "temperature_multiplied", "no_normalization", "mean_over_b", "one_direction")
+VARIANTS = ("no_mask", "temperature_multiplied", "no_normalization", "mean_over_b", "one_direction",
+            "positive_excluded", "diagonal_zero", "sum", "interleaved", "target_self")
 
 
 def build_table():

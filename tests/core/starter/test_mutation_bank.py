@@ -9,8 +9,8 @@ grader must reach::
     # region core/nn/loss/nt_xent.py 0
     ...the region's body, unindented...
 
-The test writes a fresh starter, puts the reference back for the tasks the solution's
-task builds on (Task 3 needs Task 2), writes the solution's regions, and runs
+The test writes a fresh starter (every other task stays a stub: each task is graded on
+its own), writes the solution's regions, and runs
 ``python -m core.grade --task N --exitfirst``. A change that makes the grader accept a bug or
 reject a correct solution fails here.
 """
@@ -25,12 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from core.starter import find_regions, make_starter, restore_regions
-from core.starter.generate import REPO_ROOT
+from core.starter import make_starter
+from core.task_regions import find_regions
 from tests.conftest import TIMEOUT
 
 BANK = Path(__file__).with_name("solutions")
-NEEDS = {3: [2]}   # tasks whose reference regions a solution of task N builds on
 
 
 def parse(path):
@@ -50,14 +49,10 @@ def parse(path):
 
 
 def apply(folder, regions, task):
-    """Write ``regions`` into the starter in ``folder`` (and the reference of the tasks task N needs)."""
-    files = {rel for rel, _ in regions} | ({"core/nn/networks/simclr.py"} if NEEDS.get(task) else set())
-    for rel in files:
+    """Write ``regions`` into the starter in ``folder``; every other task stays a stub (graded on its own)."""
+    for rel in {rel for rel, _ in regions}:
         path = folder / rel
-        text = path.read_text()
-        if NEEDS.get(task):
-            text = restore_regions((REPO_ROOT / rel).read_text(), text, rel, tasks=NEEDS[task])
-        lines = text.splitlines(keepends=True)
+        lines = path.read_text().splitlines(keepends=True)
         located = find_regions(lines, rel)
         for (fileRel, index), body in sorted(regions.items(), key=lambda item: -item[0][1]):
             if fileRel != rel:

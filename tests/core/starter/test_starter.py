@@ -8,8 +8,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from core.starter import TASK_FILES, find_regions, make_starter, restore_regions
+from core.starter import make_starter
 from core.starter.generate import REPO_ROOT, repository_files, stub_file
+from core.task_regions import TASK_FILES, find_regions, replace_regions
 from tests.conftest import TIMEOUT
 
 OPTIONAL_REGIONS = {"core/data/batch_augmentation.py", "core/nn/loss/nt_xent_distributed.py"}
@@ -92,16 +93,63 @@ def test_the_starter_speaks_to_students(starter):
     assert readme != (REPO_ROOT / "README.md").read_text()
     assert "python -m core.starter" not in readme and "python -m core.grade" in readme
     assert "either backend" in readme.lower() and "task4_optional" in readme
-    assert "Task 1 30, Task 2 20, Task 3 20, Task 4 30 (total 100)" in readme
-    graded = json.loads((out / ".github/classroom/autograding.json").read_text())["tests"]
-    assert [(t["name"].split(":")[0], t["run"], t["points"]) for t in graded] == [
-        (f"Task {n}", f"python -m core.grade --task {n}", p) for n, p in zip((1, 2, 3, 4), (30, 20, 20, 30))]
-    workflow = (out / ".github/workflows/classroom.yml").read_text()
-    assert "pip install -r req_pip.txt" in workflow and "max-score: 30" in workflow
-    assert "TASK4_RESULTS" in workflow and "runners: task1,task2,task3,task4" in workflow
+    assert "](docs/tasks.md)" in readme and "Only the lines between the markers are graded" in readme
+    assert "feedback" in readme.lower() and "not your grade" in readme
+    assert "Task 1 (augmentation) 30, Task 2 (encoder) 20, Task 3 (projection head) 20, " \
+           "Task 4 (NT-Xent loss) 30; total 100" in readme
+    # The task pages travel as they are in the solution: one source, they cannot drift.
+    assert (out / "docs/tasks.md").read_text() == (REPO_ROOT / "docs/tasks.md").read_text()
+    assert sorted(p.name for p in (out / "docs").iterdir()) == ["tasks.md"]
     from core.grade import read_points
 
     assert read_points(out, None) == {"task1": 30, "task2": 20, "task3": 20, "task4": 30}
+    # No retired GitHub Classroom files; the feedback workflow is plain GitHub Actions.
+    assert not (out / ".github/classroom").exists()
+    assert sorted(p.name for p in (out / ".github/workflows").iterdir()) == ["feedback.yml"]
+    workflow = (out / ".github/workflows/feedback.yml").read_text()
+    assert "classroom" not in workflow and "python -m core.grade --summary" in workflow
+
+
+def test_every_shipped_config_passes_its_tools_validator(starter):
+    """Workflows against GitHub's workflow schema (check-jsonschema), YAML and JSON through their parsers."""
+    import jsonschema
+    import yaml
+
+    out, _ = starter
+    workflows = sorted((out / ".github" / "workflows").glob("*.yml"))
+    assert workflows
+    done = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+                           *map(str, workflows)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    broken = out.parent / "broken.yml"
+    broken.write_text(workflows[0].read_text().replace("name: Check out", "name: Task 1: check out"))
+    refused = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+                              "vendor.github-workflows", str(broken)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0          # the validator has teeth: the old Classroom file's mistake fails
+    for path in out.rglob("*"):
+        if path.suffix in (".yml", ".yaml") and path.is_file():
+            yaml.safe_load(path.read_text())
+        elif path.suffix == ".json" and path.is_file():
+            json.loads(path.read_text())
+    schema = {"type": "object", "required": ["points"], "additionalProperties": False,
+              "properties": {"points": {"type": "object", "additionalProperties": False,
+                                        "required": [f"task{n}" for n in range(1, 5)],
+                                        "patternProperties": {"^task[1-4]$": {"type": "integer", "minimum": 0,
+                                                                              "maximum": 1000}}}}}
+    jsonschema.validate(json.loads((out / "tests/grading.json").read_text()), schema)
+
+
+def test_the_starter_names_only_files_it_has(starter):
+    out, _ = starter
+    pattern = re.compile(r"\b((?:core|train|tests|benchmarks|docs|assets|\.github)/[\w./-]*\w\.(?:py|md|yaml|yml|"
+                         r"json|sh|txt))\b")
+    missing = []
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".py", ".md", ".yaml", ".yml", ".cfg", ".txt"):
+            for name in pattern.findall(path.read_text(errors="ignore")):
+                if not (out / name).exists() and "*" not in name:
+                    missing.append(f"{path.relative_to(out)} names {name}")
+    assert not missing, missing[:10]
 
 
 def test_only_tracked_files_travel(tmp_path):
@@ -143,10 +191,10 @@ def test_refuses_a_non_empty_folder_unless_forced(tmp_path, cli):
 def test_restore_is_the_inverse_of_stubbing():
     for rel in TASK_FILES:
         solution = (REPO_ROOT / rel).read_text()
-        assert restore_regions(solution, stub_file(solution, rel), rel) == solution
+        assert replace_regions(solution, stub_file(solution, rel), rel) == solution
     rel = "core/nn/networks/simclr.py"
     solution = (REPO_ROOT / rel).read_text()
-    partial = restore_regions(solution, stub_file(solution, rel), rel, tasks=[2])
+    partial = replace_regions(solution, stub_file(solution, rel), rel, tasks=[2])
     assert "strides=self.encoderStrides," in partial and "layerCfg=self.mlpLayers," not in partial
     assert '"Task 3: build self.project' in partial and '"Task 2:' not in partial
 
@@ -186,13 +234,13 @@ def junit_id(nodeid):
     return f"{path[:-3].replace('/', '.')}::{name}"
 
 
-ALLOWED_SKIPS = ("not implemented yet", "optional part not written", "is graded once", "needs Task",
+ALLOWED_SKIPS = ("not implemented yet", "optional part not written", "needs Task",
                  "no CUDA device")                                      # the last: this machine
 
 
 def restore(out, tasks=None, files=TASK_FILES):
     for rel in files:
-        (out / rel).write_text(restore_regions((REPO_ROOT / rel).read_text(), (out / rel).read_text(), rel,
+        (out / rel).write_text(replace_regions((REPO_ROOT / rel).read_text(), (out / rel).read_text(), rel,
                                                tasks=tasks))
 
 

@@ -24,6 +24,15 @@ MISTAKES = {
     "no_normalization": "is the similarity a plain dot product? NT-Xent uses the cosine: L2-normalize the rows",
     "mean_over_b": "is the sum over the 2B anchors divided by B? Average over all 2B",
     "one_direction": "are only the B anchors of zA scored? Both views are anchors (2B terms)",
+    "positive_excluded": "is the positive left out of the denominator? The denominator sums over every k != i, "
+                         "the positive included",
+    "diagonal_zero": "is the diagonal set to 0? A zero logit still adds exp(0) = 1 to the denominator: mask it "
+                     "with -inf (or leave k = i out) so that a view is not its own negative",
+    "sum": "is the loss summed over the anchors (reduction='sum')? Take the mean over the 2B anchors",
+    "interleaved": "are the views stacked in turns (zA[0], zB[0], zA[1], ...)? Then row i + B is not the "
+                   "positive of row i: stack them as torch.cat([zA, zB]) (or point each row at its neighbour)",
+    "target_self": "does the target of row i point at row i itself? Its positive is the other view, row i + B "
+                   "(mod 2B)",
 }
 
 
@@ -52,7 +61,9 @@ def diagnose(case, got):
                 "self) loses the negatives next to exp(1 / t) in float32; mask the diagonal before the exp, "
                 "or use log-softmax / cross-entropy")
     if not math.isfinite(got):
-        return "the value is not finite: exp(sim / t) overflows or a log gets 0; use log-softmax/cross-entropy"
+        return ("the value is not finite: does a target point at a masked (-inf) entry, e.g. the anchor itself "
+                "instead of its positive, or is the positive left out of the denominator? Otherwise exp(sim / t) "
+                "overflows or a log gets 0: use log-softmax / cross-entropy")
     return ("compare your steps with Eq. (1): the positive of row i is row i + B (mod 2B), cosine similarity, "
             "/ t, k != i in the denominator, mean over the 2B anchors")
 
@@ -149,27 +160,18 @@ def test_a_few_optimizer_steps_lower_the_loss():
         "minimizing it must pull the pairs together")
 
 
-@pytest.mark.parametrize("temperature, noise", [(0.05, None), (0.5, 0.1)])
-def test_float32_logits_under_bf16_autocast(temperature, noise):
-    torch.manual_seed(3)
-    zA = torch.randn(64, 128)
-    zB = torch.randn(64, 128) if noise is None else zA + noise * torch.randn(64, 128)
-    loss = NTXent(temperature)
-    reference = value_of(loss(zA, zB))
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        value = loss(zA, zB)
-    assert value.dtype == torch.float32, f"Task 4: under autocast the loss came back as {value.dtype}"
-    assert value.item() == pytest.approx(reference, abs=5e-5), (
-        f"Task 4: under bf16 autocast the loss is {value.item():.6f}, in float32 {reference:.6f}: compute "
-        "the similarities in float32 (.float() inside torch.autocast(device_type=..., enabled=False))")
-
-
 def test_batch_size_read_from_inputs_each_call():
     loss = NTXent(0.5)
     for batch in (8, 3, 8, 1):  # e.g. a smaller last batch, then full batches again
         zA = torch.randn(batch, 4)
         z = zA[:1].repeat(batch, 1)   # identical rows: log(2B - 1) whatever B is
-        got = value_of(loss(z, z.clone()))
+        try:
+            got = value_of(loss(z, z.clone()))
+        except (RuntimeError, IndexError) as err:
+            raise AssertionError(
+                f"Task 4: after calls with other batch sizes, B = {batch} failed with {type(err).__name__}: "
+                f"{str(err).splitlines()[0]}: is a mask or an index built for the first batch size and reused? "
+                "Build it from zA.shape[0] at every call (or keep one per batch size)") from None
         assert got == pytest.approx(math.log(2 * batch - 1), abs=1e-5), (
             f"Task 4: after other batch sizes, B = {batch} gave {got:.4f} instead of log(2B-1) = "
             f"{math.log(2 * batch - 1):.4f}: read B from zA.shape[0] at every call")

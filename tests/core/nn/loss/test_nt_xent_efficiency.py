@@ -1,7 +1,7 @@
 """Task 4, optional part (the original tutorial's OPTIONAL): an efficient NT-Xent.
 
 Graded apart from Task 4 (``pytest -m task4_optional``): a correct loss that is
-slow still passes Task 4.
+slow, or that leaves mixed precision to the trainer, still passes Task 4.
 """
 import pytest
 import torch
@@ -59,3 +59,21 @@ def test_no_2b_by_2b_by_d_intermediate():
         f"Task 4 (optional): a tensor of {max(sizes)} elements (>= 2B x 2B x D = {(2 * batch) ** 2 * dim}) was "
         "kept for backward: a broadcast cosine_similarity costs O(B^2 D) memory; normalize the rows and take "
         "one matrix product instead")
+
+
+@pytest.mark.parametrize("temperature, noise", [(0.05, None), (0.5, 0.1)])
+def test_float32_logits_under_bf16_autocast(temperature, noise):
+    torch.manual_seed(3)
+    zA = torch.randn(64, 128)
+    zB = torch.randn(64, 128) if noise is None else zA + noise * torch.randn(64, 128)
+    loss = NTXent(temperature)
+    reference = loss(zA, zB).item()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        value = loss(zA, zB)
+    assert value.dtype == torch.float32, (
+        f"Task 4 (optional): under autocast the loss came back as {value.dtype}; the trainer already calls it in "
+        "float32, but a loss that is safe in any loop computes its similarities inside "
+        "torch.autocast(device_type=zA.device.type, enabled=False) on .float() inputs")
+    assert value.item() == pytest.approx(reference, abs=5e-5), (
+        f"Task 4 (optional): under bf16 autocast the loss is {value.item():.6f}, in float32 {reference:.6f}: "
+        "compute the similarities in float32 (.float() inside torch.autocast(device_type=..., enabled=False))")

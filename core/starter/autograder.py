@@ -1,0 +1,94 @@
+"""Build the Gradescope autograder: ``python -m core.starter OUT --autograder simclr_autograder.zip``.
+
+The archive holds, at its top level (Gradescope unpacks it to ``/autograder/source``):
+
+- ``setup.sh``: installs Python, the pinned CPU-only torch/torchvision wheels and the rest;
+- ``run_autograder``: runs ``autograde.py`` for each submission;
+- ``autograde.py``: copies only the task regions of the submission into ``starter/``'s copy,
+  grades with ``python -m core.grade`` and writes ``results.json``;
+- ``settings.json``: the result visibility chosen here;
+- ``starter/``: a pristine starter (stubs, the instructor's tests, grader and points).
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+from core.grade import check_points
+from core.starter.generate import DEFAULT_POINTS, make_starter
+
+TEMPLATES = Path(__file__).with_name("gradescope")
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+EXECUTABLE = {"setup.sh", "run_autograder"}
+
+
+def check_destination(zipPath: Path) -> Path:
+    """``zipPath`` resolved, if a new ``.zip`` file can be written there.
+
+    Raises:
+        ValueError: not a .zip name, the file exists, or its folder is missing or not writable.
+    """
+    zipPath = Path(zipPath)
+    if zipPath.suffix != ".zip":
+        raise ValueError(f"--autograder {zipPath}: the name must end in .zip")
+    if zipPath.exists():
+        raise ValueError(f"--autograder {zipPath}: exists; choose a new name (nothing is overwritten)")
+    folder = zipPath.resolve().parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise ValueError(f"--autograder {zipPath}: the folder {folder} does not exist or is not writable")
+    return zipPath.resolve()
+
+
+def add_file(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
+    archive.writestr(info, data)
+
+
+def make_autograder(zipPath: Path, points: Sequence[int] = DEFAULT_POINTS, visibility: str = "visible",
+                    root: Optional[Path] = None, check_only: bool = False) -> Path:
+    """Write the Gradescope autograder archive.
+
+    Args:
+        zipPath: the new ``.zip`` file (never overwritten).
+        points: points of Tasks 1-4.
+        visibility: Gradescope's visibility of the results (``VISIBILITIES``).
+        root: the solution repository (default: this checkout).
+        check_only: only check the arguments and the destination.
+
+    Returns:
+        The archive's path.
+
+    Raises:
+        ValueError: a bad argument or destination (one line naming it).
+    """
+    points = check_points(points)
+    if visibility not in VISIBILITIES:
+        raise ValueError(f"visibility={visibility!r} is not one of {list(VISIBILITIES)}")
+    zipPath = check_destination(zipPath)
+    if check_only:
+        return zipPath
+    with tempfile.TemporaryDirectory(prefix="simclr-autograder-") as temp:
+        starter = Path(temp) / "starter"
+        make_starter(starter, points=points, root=root)
+        partial = zipPath.with_name(f".{zipPath.name}.{os.getpid()}.tmp")
+        try:
+            with zipfile.ZipFile(partial, "w") as archive:
+                for name in ("setup.sh", "run_autograder", "autograde.py"):
+                    add_file(archive, name, (TEMPLATES / name).read_bytes(), name in EXECUTABLE)
+                add_file(archive, "settings.json", json.dumps({"visibility": visibility}).encode())
+                for path in sorted(starter.rglob("*")):
+                    if path.is_file():
+                        mode = path.stat().st_mode
+                        add_file(archive, f"starter/{path.relative_to(starter).as_posix()}", path.read_bytes(),
+                                 bool(mode & stat.S_IXUSR))
+            os.replace(partial, zipPath)
+        finally:
+            partial.unlink(missing_ok=True)
+    return zipPath
