@@ -132,7 +132,7 @@ def failure_message(report) -> str:
         return str(longrepr[2] if isinstance(longrepr, tuple) else longrepr).replace("Skipped: ", "", 1)
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
-    text = re.sub(r"^\w*(Error|Exception): ", "", text.strip())
+    text = re.sub(r"^[\w.]*(Error|Exception): ", "", text.strip())
     return text.splitlines()[0] if text else "failed"
 
 

@@ -26,6 +26,7 @@ import importlib.util
 import re
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -46,6 +47,9 @@ Region = Tuple[int, int, int]  # (task, index of the first body line, index of t
 
 class TaskSourceError(Exception):
     """A task region that does not compile; raised when that region would run."""
+
+
+GUARD_NAME = "_TaskSourceError"   # the name a guarded module raises it by (set by RegionSafeLoader)
 
 
 def find_regions(lines: List[str], path: str = "<text>") -> List[Region]:
@@ -138,8 +142,7 @@ def guard_source(text: str, path: str) -> Tuple[str, List[str]]:
             message = syntax_error_message(task, path, err)
             messages.append(message)
             indent = BEGIN.match(lines[start - 1])["indent"]
-            raiseLine = (f"{indent}raise __import__('core.task_regions', fromlist=['x']).TaskSourceError("
-                         f"{message!r})\n")
+            raiseLine = f"{indent}raise {GUARD_NAME}({message!r})\n"
             lines[start:end] = [raiseLine] + ["\n"] * max(0, end - start - 1)
     return "".join(lines), messages
 
@@ -166,6 +169,10 @@ class RegionSafeLoader(importlib.machinery.SourceFileLoader):
         guarded, messages = guard_source(text, relative(path))
         self.guardedRegions = messages
         return compile(guarded, path, "exec", dont_inherit=True, optimize=_optimize)
+
+    def exec_module(self, module):
+        module.__dict__[GUARD_NAME] = TaskSourceError
+        super().exec_module(module)
 
     def set_data(self, path, data, *, _mode=0o666):
         if getattr(self, "guardedRegions", None):
@@ -240,9 +247,10 @@ def run_region(obj: Any, task: int, context: Optional[Any] = None) -> Dict[str, 
         The region's local variables.
     """
     module = sys.modules[type(obj).__module__]
-    namespace = dict(vars(module))
-    exec(region_code(module, task), namespace)
+    code = next(const for const in region_code(module, task).co_consts
+                if isinstance(const, types.CodeType) and const.co_name == "_task_region")
+    region = types.FunctionType(code, dict(vars(module)))      # the module's globals, as in the method
     if context is None:
-        return namespace["_task_region"](obj)
+        return region(obj)
     with context:
-        return namespace["_task_region"](obj)
+        return region(obj)

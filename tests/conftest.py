@@ -142,8 +142,9 @@ LIKELY_CAUSES = {
     "Task 1": [
         (r"\bhue\b", "the hue strength is 0.2 s (brightness, contrast and saturation are 0.8 s); hue may not "
                      "exceed 0.5"),
-        (r"expected np\.ndarray \(got Tensor\)|ToTensorV2", "the albumentations view must end with the "
-         "normalized [H, W, 3] float array: leave ToTensorV2 out (AlbumentationsView.__call__ makes the tensor)"),
+        (r"expected np\.ndarray \(got Tensor\)|ToTensorV2|transpose\(\) takes",
+         "the albumentations view must end with the normalized [H, W, 3] float array: leave ToTensorV2 out "
+         "(AlbumentationsView.__call__ makes the tensor)"),
         (r"PIL|should be a? ?(float )?tensor|Tensor as element|got <class 'PIL|Input tensor should be",
          "Normalize needs a float tensor: convert the image first (PILToTensor + ToDtype(torch.float32, "
          "scale=True), or ToTensor) and normalize last"),
@@ -228,8 +229,8 @@ def pytest_runtest_makereport(item, call):
         cause = likely_cause(task, line)
         report.longrepr = (f"{task}: {cause + ': ' if cause else ''}the test failed with {line or 'an error'}"
                            f"\n\n{report.longrepr}")
-    elif task and call.when in ("setup", "call") and not line.startswith(task) and re.match(r"\w*Error: Task \d", line):
-        report.longrepr = f"{line.split(': ', 1)[1]}\n\n{report.longrepr}"
+    elif (named := re.match(r"^[\w.]+: (Task \d.*)", line)):
+        report.longrepr = f"{named[1]}\n\n{report.longrepr}"     # the exception's class name off: "Task N:" first
 
 
 def stub_error(probe, anyError=False):

@@ -183,7 +183,7 @@ class ImageTransforms:
 
 
 class TorchvisionView:
-    """One SimCLR view with torchvision's transforms (v2 here; v1 works as well).
+    """One SimCLR view with torchvision's transforms (v1 or v2).
 
     The pipeline receives an RGB PIL image: for small images PIL's crop/resize
     and color operations are faster than the tensor kernels; it ends with the conversion to a tensor.

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-INDEX_CACHE_SIZE = 8  # batch sizes remembered (the last, smaller batch adds one per epoch)
+INDEX_CACHE_SIZE = 8  # batch sizes remembered at once (a caller may mix sizes)
 
 
 class NTXent(nn.Module):
@@ -57,7 +57,7 @@ class NTXent(nn.Module):
             zB: projections of the second views, ``[B, D]``; row i pairs with ``zA[i]``.
 
         Returns:
-            The scalar loss (float32, also under autocast).
+            The scalar loss, a 0-d float tensor (the mean over the 2B anchors).
 
         Raises:
             ValueError: the inputs are not two 2-D tensors of the same shape.

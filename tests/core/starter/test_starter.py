@@ -87,6 +87,28 @@ def test_no_solution_bearing_code_travels(starter):
     assert "logsumexp" not in testText and "math.exp" not in testText and "cross_entropy" not in testText
 
 
+def test_no_file_outside_the_tests_is_a_loss_within_a_few_edits(starter):
+    """No copy route to Task 4: no shipped module builds a similarity matrix with its diagonal masked.
+
+    (The positive-pair monitor used to: NT-Xent minus a division by t and a cross-entropy.)
+    """
+    out, _ = starter
+    similarity = re.compile(r"@ \w+\.t\(\)|\.mm\(|matmul|cosine_similarity|einsum")
+    masked = re.compile(r"fill_diagonal_|-inf|float\(\"-inf\"\)|masked_fill|torch\.eye")
+    softmax = re.compile(r"cross_entropy|logsumexp|log_softmax|softmax\(")
+    near = []
+    for path in out.rglob("*.py"):
+        rel = path.relative_to(out).as_posix()
+        if rel.startswith("tests/") or rel in TASK_FILES:
+            continue
+        text = path.read_text()
+        if similarity.search(text) and (masked.search(text) or softmax.search(text)):
+            near.append(rel)
+    assert not near, f"these starter files hold most of an NT-Xent loss: {near}"
+    monitor = (out / "core/eval/positive_pairs.py").read_text()
+    assert not similarity.search(monitor) and not softmax.search(monitor)
+
+
 def test_the_starter_speaks_to_students(starter):
     out, _ = starter
     readme = (out / "README.md").read_text()
@@ -255,7 +277,7 @@ def test_starter_suite_grades_each_task(starter):
     assert failed and set(failed) <= taskTests, sorted(set(failed) - taskTests)[:5]
     messages = {re.search(r"Task \d not implemented yet", msg).group(0) for msg in failed.values()
                 if re.search(r"Task \d not implemented yet", msg)}
-    assert messages == {f"Task {n} not implemented yet" for n in (1, 2, 4)}
+    assert messages == {f"Task {n} not implemented yet" for n in (1, 2, 3, 4)}   # each task graded on its own
     assert all(re.search(r"Task \d not implemented yet", msg) for msg in failed.values())
     for name, (status, msg) in before.items():
         if status == "skipped":
@@ -287,3 +309,24 @@ def test_starter_suite_grades_each_task(starter):
     restore(out, files=sorted(OPTIONAL_REGIONS))
     optional = run_suite(out, "-m", "(task1_optional or task4_optional) and not slow")
     assert optional and all(status == "passed" or msg == "no CUDA device" for status, msg in optional.values())
+
+
+@pytest.mark.slow
+def test_a_broken_backend_never_errors_the_other_one(tmp_path):
+    """Task 1: the torchvision view written, the albumentations one raising: only its own tests fail."""
+    out = tmp_path / "starter"
+    make_starter(out)
+    rel = "core/data/data_augmentation.py"
+    text = replace_regions((REPO_ROOT / rel).read_text(), (out / rel).read_text(), rel)
+    lines = text.splitlines(keepends=True)
+    _, start, end = find_regions(lines, rel)[1]                    # the albumentations region
+    indent = re.match(r"\s*", lines[start - 1])[0]
+    lines[start:end] = [f"{indent}self.pipeline = A.Compose([A.RandomResizedCrop(size=imgSize, scale=(2.0, 1.0))])\n"]
+    (out / rel).write_text("".join(lines))
+    results = run_suite(out, "tests/core/data/test_data_augmentation.py", "-m", "task1")
+    torchvision = {n: r for n, r in results.items() if "torchvision" in n}
+    albumentations = {n: r for n, r in results.items() if "albumentations" in n}
+    assert torchvision and all(status == "passed" for status, _ in torchvision.values()), \
+        [(n, m[:200]) for n, (s, m) in torchvision.items() if s != "passed"][:3]
+    failed = [msg for status, msg in albumentations.values() if status == "failed"]
+    assert len(failed) >= 10 and all(msg.startswith("Task 1:") for msg in failed), failed[:2]
