@@ -36,9 +36,9 @@ def test_quickstart_pretraining_beats_random_init(quickstart_run):
     assert pretrained >= random + 0.03, (pretrained, random)
 
 
-def readme_block(heading):
-    """The first ```python block of the README section ``heading``."""
-    text = (REPO_ROOT / "README.md").read_text()
+def readme_block(heading, page="docs/evaluation.md"):
+    """The first ```python block of the section ``heading`` of a documentation page."""
+    text = (REPO_ROOT / page).read_text()
     section = text.split(f"\n## {heading}\n", 1)[1]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
