@@ -57,7 +57,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, help="learning rate (default: 0.05 x batch / 256, as in the paper)")
     parser.add_argument("--min-scale", type=float, default=0.5, help="smallest random-crop area fraction")
     parser.add_argument("--no-flip", action="store_true", help="no horizontal flips (digits, text)")
-    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides")
+    parser.add_argument("--opts", nargs="+", action="extend", default=[], metavar="KEY VALUE", help="config overrides")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     return parser
 
@@ -72,8 +72,8 @@ def check_args(args) -> Optional[str]:
         return f"--epochs {args.epochs} must be >= 1"
     if args.batch < 2:
         return f"--batch {args.batch} must be >= 2 (BatchNorm trains on batch statistics)"
-    if args.lr is not None and args.lr <= 0:
-        return f"--lr {args.lr} must be > 0"
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        return f"--lr {args.lr} must be a finite number > 0"
     if not 0 < args.min_scale <= 1:
         return f"--min-scale {args.min_scale} must be in (0, 1]"
     return None

@@ -54,7 +54,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pixels", choices=("on", "off", "auto"), default="on",
                         help=f"also fit the raw-pixel baseline, on a stratified subset of at most {PIXEL_TRAIN_MAX} "
                              f"labeled / {PIXEL_TEST_MAX} test images (default on; auto, of earlier versions, = on)")
-    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides")
+    parser.add_argument("--opts", nargs="+", action="extend", default=[], metavar="KEY VALUE", help="config overrides")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     return parser
 

@@ -34,7 +34,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="SimCLR pretraining (TensorBoard logs, checkpoints).")
     parser.add_argument("-l", "--load", "--config", dest="load", metavar="YAML",
                         help="experiment YAML merged over train/config.py defaults")
-    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
+    parser.add_argument("--opts", nargs="+", action="extend", default=[], metavar="KEY VALUE",
                         help="overrides, e.g. --opts train.epochs 5 general.device cpu")
     parser.add_argument("--resume", metavar="PATH|auto",
                         help="checkpoint to continue from; 'auto' = newest of this run (or start fresh)")

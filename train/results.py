@@ -3,13 +3,17 @@
 ``linear_eval.py`` and ``finetune.py`` write ``<run>/<tool>_<encoder>[_K_per_class].json``
 and scalars under ``<run>/<tool>/``, where ``<encoder>`` is the checkpoint's file
 name (``checkpoint_epoch0080``, ``encoder``) or ``random_init``: probes of two
-checkpoints never overwrite each other; running the same probe again replaces its result.
+checkpoints never overwrite each other; running the same probe again replaces its JSON result
+(its TensorBoard scalars are appended to the earlier ones).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Dict, List, Optional
+
+from core.errors import UserInputError
+from core.nn.utils.checkpoint import atomic_write_text
 
 
 def encoder_name(ckpt: Optional[str], randomInit: bool) -> str:
@@ -41,11 +45,14 @@ def write_result(folder: Path, tool: str, stem: str, result: dict, scalars: Dict
     in ``<folder>/<tool>/`` (TensorBoard)."""
     from torch.utils.tensorboard import SummaryWriter
 
+    try:
+        text = json.dumps(result, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise UserInputError(f"the {tool} result holds a NaN or infinite number (did training diverge?); "
+                             "nothing was written, the earlier result is kept") from None
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / f"{stem}.json"
-    temporary = out.with_name(out.name + ".tmp")
-    temporary.write_text(json.dumps(result, indent=2) + "\n")
-    temporary.replace(out)
+    atomic_write_text(text, out)            # a unique temp name: two writers at once never collide
     with SummaryWriter(str(folder / tool)) as writer:
         for key, value in scalars.items():
             writer.add_scalar(f"{stem}/{key}", value, 0)

@@ -10,6 +10,7 @@ images are a seeded, class-stratified sample of the test split.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -23,6 +24,24 @@ from train.evaluation import frozen_encoder_from_args, run_folder, split_feature
 from train.results import encoder_name  # noqa: E402
 
 
+def png_path(out: str) -> Path:
+    """``out`` as the file matplotlib will write: a name without an extension gets ``.png``."""
+    path = Path(out)
+    return path if path.suffix else path.with_name(path.name + ".png")
+
+
+def output_problem(path: Path) -> Optional[str]:
+    """Why the figure cannot be written to ``path`` (checked before any computation), or None."""
+    if path.exists():
+        return "exists; choose another --out (nothing is overwritten)"
+    folder = next((p for p in path.parents if p.exists()), Path("."))
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK):
+        return f"{folder} is not writable"
+    return None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="t-SNE of h on the test split, colored by label.")
     parser.add_argument("-l", "--load", "--config", dest="load", metavar="YAML",
@@ -31,15 +50,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--random-init", action="store_true", help="the untrained architecture")
     parser.add_argument("--out", help="PNG file to write (default: tsne_<checkpoint>.png in the run's log folder)")
     parser.add_argument("--samples", type=int, default=1000, help="test images to embed")
-    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE")
+    parser.add_argument("--opts", nargs="+", action="extend", default=[], metavar="KEY VALUE")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     args = parser.parse_args(argv)
     if args.samples < 5:
         print(f"error: --samples {args.samples} must be >= 5 (t-SNE needs a few points)", file=sys.stderr)
         return 2
-    if args.out and Path(args.out).exists():
-        print(f"error: {args.out} exists; choose another --out (nothing is overwritten)", file=sys.stderr)
-        return 2
+    if args.out:
+        args.out = str(png_path(args.out))
+        problem = output_problem(Path(args.out))
+        if problem:
+            print(f"error: --out {args.out}: {problem}", file=sys.stderr)
+            return 2
     try:
         cfg, device, encoder = frozen_encoder_from_args(args)
         shown = stratified_order(split_labels(cfg, "test").numpy(), args.samples, cfg.general.seed)

@@ -81,6 +81,28 @@ def test_tsne_goes_to_the_run_folder_by_default(trained, capsys):
     assert "exists" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("make, says", [
+    (lambda tmp: (tmp / "t9.png").write_bytes(b"earlier") and tmp / "t9", "t9.png: exists"),   # .png added first
+    (lambda tmp: (tmp / "afile").write_text("x") and tmp / "afile" / "t.png", "is a file, not a folder"),
+])
+def test_tsne_checks_its_output_before_computing(tmp_path, capsys, make, says):
+    out = make(tmp_path)
+    assert tsne.main(["--random-init", "-l", "assets/experiments/quickstart.yaml", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "t9.png").read_bytes() == b"earlier" if (tmp_path / "t9.png").exists() else True
+
+
+def test_results_with_nan_are_refused_and_the_earlier_result_kept(tmp_path):
+    from core.errors import UserInputError
+    from train.results import write_result
+
+    good = write_result(tmp_path, "finetune", "finetune_x", {"top1": 0.9}, {"top1": 0.9})
+    with pytest.raises(UserInputError, match="NaN or infinite"):
+        write_result(tmp_path, "finetune", "finetune_x", {"top1": float("nan")}, {})
+    assert json.loads(good.read_text()) == {"top1": 0.9}
+
+
 def test_tsne_refuses_too_few_samples(capsys):
     assert tsne.main(["--random-init", "-l", "assets/experiments/quickstart.yaml", "--samples", "0"]) == 2
     err = capsys.readouterr().err

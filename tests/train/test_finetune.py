@@ -33,7 +33,9 @@ def test_random_init_writes_json_and_tensorboard(tmp_path, capsys):
 @pytest.mark.parametrize("args, says", [
     (["--labels-per-class", "0"], "--labels-per-class 0 must be >= 1"),
     (["--fraction", "1.5"], "--fraction 1.5 must be in (0, 1]"),
-    (["--labels-per-class", "2", "--lr", "-1"], "--lr -1.0 must be > 0"),
+    (["--labels-per-class", "2", "--lr", "-1"], "--lr -1.0 must be a finite number > 0"),
+    (["--labels-per-class", "2", "--lr", "nan"], "--lr nan must be a finite number > 0"),
+    (["--labels-per-class", "2", "--lr", "inf"], "--lr inf must be a finite number > 0"),
     (["--labels-per-class", "2", "--batch", "1"], "--batch 1 must be >= 2"),
     (["--labels-per-class", "2"], "give --ckpt"),
 ])

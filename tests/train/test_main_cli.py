@@ -18,6 +18,8 @@ def outputs(tmp_path):
     (["data.dataset", "MNIST"], "error: data.dataset='MNIST' is not supported"),
     (["model.kwargs.nrom", "'BatchNorm2d'"], "error: SimCLR: unknown hyperparameter(s) ['nrom']"),
     (["train.trainBatch", "5000"], "error: train.trainBatch=5000 is larger than the training set"),
+    # a second --opts group adds to the first (it used to replace it silently)
+    (["train.epochz", "3", "--opts", "train.epochs", "1"], "error: unknown config key 'train.epochz'"),
 ])
 def test_bad_config_exits_2_with_one_line(cli, tmp_path, opts, message):
     result = cli("train/main.py", "-l", "assets/experiments/quickstart.yaml", "--opts",

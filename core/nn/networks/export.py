@@ -8,7 +8,8 @@ from typing import Optional, Union
 from core.nn.networks.resnet import ResNet
 from core.nn.networks.torchvision_export import (TORCHVISION_WEIGHTS, NotTorchvisionError, to_torchvision_state,
                                                  torchvision_layout)
-from core.nn.utils.checkpoint import ENCODER_CONFIG, ENCODER_WEIGHTS, atomic_save, read_checkpoint
+from core.nn.utils.checkpoint import (ENCODER_CONFIG, ENCODER_WEIGHTS, atomic_save, atomic_write_text,
+                                      read_checkpoint)
 
 
 def export_encoder(encoder: ResNet, folder: Union[str, Path]) -> Optional[str]:
@@ -24,7 +25,7 @@ def export_encoder(encoder: ResNet, folder: Union[str, Path]) -> Optional[str]:
     state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
     atomic_save(state, folder / ENCODER_WEIGHTS)
     spec = {"inChNo": encoder.inChNo, "outChNo": encoder.outChNo, **encoder.hparams()}
-    (folder / ENCODER_CONFIG).write_text(json.dumps(spec, indent=2) + "\n")
+    atomic_write_text(json.dumps(spec, indent=2) + "\n", folder / ENCODER_CONFIG)   # a kill never leaves it empty
     try:
         torchvision_layout(spec)
     except NotTorchvisionError as err:

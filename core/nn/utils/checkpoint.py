@@ -18,7 +18,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
 import yaml
@@ -46,13 +46,23 @@ def atomic_save(obj: Any, path: Path) -> None:
     A crash at any moment leaves either the old file or the new one, never a
     half-written ``path``.
     """
+    atomic_write(path, lambda handle: torch.save(obj, handle))
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    """Write ``text`` to ``path`` as ``atomic_save`` writes a checkpoint (never a half-written file)."""
+    atomic_write(path, lambda handle: handle.write(text.encode()))
+
+
+def atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
+    """``write(binary handle)`` into a uniquely named hidden temp file beside ``path``, fsync, rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~current_umask())   # mkstemp makes 0600; give it the mode of the run's other files
         with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -73,10 +83,15 @@ def current_umask() -> int:
     return mask
 
 
+# The temp files atomic_write leaves when killed: ".<a file this project writes>.<mkstemp's 8 characters>.tmp".
+OWN_TEMPORARY = re.compile(r"^\.(checkpoint_epoch-?\d+[\w-]*\.pt|encoder\.pt|encoder\.json|encoder_torchvision\.pt|"
+                           r"config\w*\.yaml)\.[a-z0-9_]{8}\.tmp$")
+
+
 def remove_stale_temporaries(folder: Path) -> List[Path]:
-    """Delete the hidden ``.NAME.XXXX.tmp`` files that a killed ``atomic_save`` left in ``folder``."""
+    """Delete the hidden temp files that a killed ``atomic_save`` left in ``folder`` (only this project's)."""
     folder = Path(folder)
-    stale = sorted(folder.glob(".*.tmp")) if folder.is_dir() else []
+    stale = sorted(p for p in folder.glob(".*.tmp") if OWN_TEMPORARY.match(p.name)) if folder.is_dir() else []
     for path in stale:
         path.unlink(missing_ok=True)
     return stale
