@@ -109,6 +109,24 @@ def cli():
     return run_cli
 
 
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory):
+    """The README's quickstart command unchanged (outputs redirected to a temporary folder), run once.
+
+    Shared by the slow tests that need a trained encoder (proof of learning, fine-tuning, the docs' snippet).
+
+    Returns:
+        ``result`` (the CompletedProcess), ``opts`` (the --opts used), ``saveDir`` (its checkpoint folder).
+    """
+    from types import SimpleNamespace
+
+    tmp = tmp_path_factory.mktemp("quickstart")
+    opts = ["general.logsDir", str(tmp / "logs"), "general.saveDir", str(tmp / "ckpt")]
+    result = run_cli("train/main.py", "-l", "assets/experiments/quickstart.yaml", "--opts", *opts)
+    return SimpleNamespace(result=result, opts=opts, saveDir=tmp / "ckpt" / "quickstart",
+                           logDir=tmp / "logs" / "quickstart")
+
+
 # ---------------------------------------------------------------- grading the starter
 TASK_MESSAGE = re.compile(r"^(Task \d)(?P<optional> \(optional[^)]*\))?: (?P<what>.*?)"
                           r"(?: - see (?:README|docs/tasks\.md).*)?$")

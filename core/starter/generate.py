@@ -17,8 +17,10 @@ every push as feedback.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -31,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SKIP_PARTS = {".git", "__pycache__", ".pytest_cache", ".venv", ".venv-ci", "venv", ".gl", ".whl"}
 SKIP_PREFIXES = ("assets/logs", "assets/checkpoints", "assets/datasets",
                  # the generator and its tests are the instructor's, not the student's
-                 "core/starter/", "tests/core/starter/",
+                 "core/starter/", "tests/core/starter/", "tests/test_docs.py",
                  # the benchmarks hold working recipes and losses (reference implementations to time)
                  "benchmarks/", ".ci/",
                  # pages for instructors and practitioners; the task pages (docs/tasks.md) do travel
@@ -99,6 +101,27 @@ def generated_files(points: Sequence[int]) -> Dict[str, str]:
             ".github/workflows/feedback.yml": FEEDBACK_WORKFLOW.read_text()}
 
 
+def write_starter(root: Path, files: List[str], outDir: Path, points: Sequence[int]) -> Dict[str, int]:
+    """Copy ``files`` from ``root`` to ``outDir``, stub the task files, add the generated files."""
+    stubbed: Dict[str, int] = {}
+    for rel in files:
+        target = outDir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if rel in TASK_FILES:
+            text = (root / rel).read_text()
+            stubbed[rel] = len(find_regions(text.splitlines(keepends=True), rel))
+            target.write_text(stub_file(text, rel))
+        else:
+            shutil.copy2(root / rel, target)
+    missing = set(TASK_FILES) - set(stubbed)
+    if missing:
+        raise ValueError(f"task files missing from the repository: {sorted(missing)}")
+    for rel, text in generated_files(points).items():
+        (outDir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (outDir / rel).write_text(text)
+    return stubbed
+
+
 def make_starter(outDir: Path, force: bool = False, root: Optional[Path] = None,
                  points: Sequence[int] = DEFAULT_POINTS) -> Dict[str, int]:
     """Write the starter repository to ``outDir``.
@@ -127,20 +150,30 @@ def make_starter(outDir: Path, force: bool = False, root: Optional[Path] = None,
     if outDir.is_dir() and any(outDir.iterdir()) and not force:
         raise FileExistsError(f"OUT_DIR {outDir} is not empty; choose an empty folder or pass --force")
     files = repository_files(root)
-    stubbed: Dict[str, int] = {}
-    for rel in files:
-        target = outDir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if rel in TASK_FILES:
-            text = (root / rel).read_text()
-            stubbed[rel] = len(find_regions(text.splitlines(keepends=True), rel))
-            target.write_text(stub_file(text, rel))
-        else:
-            shutil.copy2(root / rel, target)
-    missing = set(TASK_FILES) - set(stubbed)
-    if missing:
-        raise ValueError(f"task files missing from the repository: {sorted(missing)}")
-    for rel, text in generated_files(points).items():
-        (outDir / rel).parent.mkdir(parents=True, exist_ok=True)
-        (outDir / rel).write_text(text)
+    # Written into a hidden folder beside OUT_DIR and renamed at the end: a failure (a full disk, a
+    # read-only folder) leaves nothing behind, and a rerun is not refused as "not empty".
+    created = [p for p in [outDir.parent, *outDir.parent.parents] if not p.exists()]
+    try:
+        outDir.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{outDir.name}.", dir=outDir.parent)) if not force else outDir
+        umask = os.umask(0)
+        os.umask(umask)
+        stage.chmod(0o777 & ~umask)                  # mkdtemp makes 0700; a folder made by mkdir would not be
+    except OSError as err:
+        raise ValueError(f"OUT_DIR {outDir}: cannot create it ({err.strerror or err})") from None
+    try:
+        stubbed = write_starter(root, files, stage, points)
+        if stage != outDir:
+            if outDir.is_dir():
+                outDir.rmdir()                       # empty (checked above)
+            os.replace(stage, outDir)
+    except BaseException as err:
+        if stage != outDir:
+            shutil.rmtree(stage, ignore_errors=True)
+            for folder in created:
+                shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise ValueError(f"OUT_DIR {outDir}: writing the starter failed ({err.strerror or err}); nothing "
+                             "was left behind") from None
+        raise
     return stubbed

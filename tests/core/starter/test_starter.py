@@ -210,6 +210,33 @@ def test_refuses_a_non_empty_folder_unless_forced(tmp_path, cli):
         make_starter(REPO_ROOT / "assets" / "starter-here")
 
 
+def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch, cli):
+    import errno
+    import shutil
+
+    from core.starter import generate
+
+    calls = []
+
+    def disk_full(src, dst, *args, **kwargs):
+        calls.append(dst)
+        if len(calls) > 20:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return shutil.copyfile(src, dst)
+
+    monkeypatch.setattr(generate.shutil, "copy2", disk_full)
+    with pytest.raises(ValueError, match="No space left on device.*nothing was left behind"):
+        make_starter(tmp_path / "new" / "starter")
+    assert list(tmp_path.iterdir()) == []                 # not even the parent folder it created
+    monkeypatch.undo()
+    (tmp_path / "empty").mkdir()
+    make_starter(tmp_path / "empty")                      # a rerun into the same (empty) place works
+    assert (tmp_path / "empty" / "README.md").is_file() and not list(tmp_path.glob(".*"))
+    (tmp_path / "afile").write_text("x")
+    result = cli("-m", "core.starter", str(tmp_path / "afile" / "starter"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "afile" in result.stderr
+
+
 def test_restore_is_the_inverse_of_stubbing():
     for rel in TASK_FILES:
         solution = (REPO_ROOT / rel).read_text()
