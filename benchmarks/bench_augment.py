@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+from train.builders import make_loader  # noqa: E402
 from torchvision import transforms as T  # noqa: E402
 
 from benchmarks.machine import cpu_name, versions  # noqa: E402
@@ -74,7 +74,7 @@ def rate_single(transform, dataset, count) -> float:
 
 def rate_loader(transform, images, count, workers=2) -> float:
     data = ArrayImages(images, np.zeros(len(images), np.int64), transform)
-    loader = DataLoader(data, batch_size=64, num_workers=workers, shuffle=False)
+    loader = make_loader(data, 64, workers, torch.device("cpu"))
     next(iter(loader))  # start-up excluded
     start = time.perf_counter()
     seen = 0

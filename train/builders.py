@@ -1,7 +1,7 @@
 """Config -> objects, in one place: the model, the loaders, and the translation of bad values into ConfigError.
 
-The trainer, the evaluation CLIs and the benchmarks build through these, so a
-model or a DataLoader is made the same way everywhere.
+The trainer, the evaluation CLIs (fine-tuning included) and the benchmarks make
+their DataLoaders with ``make_loader``; the model of a run comes from ``build_model``.
 """
 from __future__ import annotations
 
@@ -55,17 +55,23 @@ def dataset_from_config(data, split: str, transform: Optional[Callable] = None) 
 
 def make_loader(dataset: Dataset, batchSize: int, workers: int, device: torch.device,
                 sampler: Optional[Sampler] = None, generator: Optional[torch.Generator] = None,
-                train: bool = False) -> DataLoader:
-    """The DataLoader settings of every loop: training (``train=True``: the sampler, full batches) or evaluation.
+                train: bool = False, shuffle: bool = False, dropLast: Optional[bool] = None) -> DataLoader:
+    """The DataLoader of every loop in the project: pretraining, fine-tuning, evaluation and the benchmarks.
+
+    Args:
+        train: pretraining (the sampler decides the order; full batches only).
+        shuffle: a random order from ``generator`` (fine-tuning); no sampler then.
+        dropLast: drop the last, smaller batch (default: only when ``train``).
 
     Persistent workers keep their RNG across epochs, so they are used only on
     CUDA (where worker start-up time matters); CPU runs stay exactly resumable.
     """
     cuda = device.type == "cuda"
     return DataLoader(
-        dataset, batch_size=batchSize, sampler=sampler, shuffle=False, drop_last=train, num_workers=workers,
-        pin_memory=cuda, persistent_workers=train and cuda and workers > 0,
-        prefetch_factor=4 if workers > 0 else None, generator=generator if train else None)
+        dataset, batch_size=batchSize, sampler=sampler, shuffle=shuffle,
+        drop_last=train if dropLast is None else dropLast, num_workers=workers, pin_memory=cuda,
+        persistent_workers=train and cuda and workers > 0, prefetch_factor=4 if workers > 0 else None,
+        generator=generator if (train or shuffle) else None)
 
 
 def check_one_image(model, trainSet, batchAugment, device: torch.device, imgSize: int) -> None:

@@ -11,7 +11,9 @@ Nesterov momentum 0.9, learning rate 0.05 x batch / 256, no weight decay. The
 same labels are used with ``--random-init``: the same architecture trained from
 scratch, the baseline pretraining must beat. Top-1 (and top-5) on the test split
 go to stdout and, named after the checkpoint, to
-``<run>/finetune_<checkpoint>_<K>_per_class.json`` and TensorBoard (``<run>/finetune/``).
+``<run>/finetune_<checkpoint>_<K>_per_class.json`` (``--labels-per-class K``) or
+``<run>/finetune_<checkpoint>_<F>_of_labels.json`` (``--fraction F``, e.g. ``0p1``), and
+to TensorBoard (``<run>/finetune/``).
 """
 from __future__ import annotations
 
@@ -174,8 +176,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     batch = min(args.batch, len(keep))
     lr = args.lr if args.lr is not None else 0.05 * batch / 256
     generator = torch.Generator().manual_seed(cfg.general.seed)
-    loader = torch.utils.data.DataLoader(trainSet, batch_size=batch, shuffle=True, drop_last=len(keep) > batch,
-                                         num_workers=cfg.data.numWorkers, generator=generator)
+    loader = make_loader(trainSet, batch, cfg.data.numWorkers, device, generator=generator, shuffle=True,
+                         dropLast=len(keep) > batch)
     start = time.perf_counter()
     losses = finetune(model, loader, device, args.epochs, lr, progress)
     scores = accuracy(model, make_loader(testSet, cfg.train.valBatch, cfg.data.numWorkers, device), device)

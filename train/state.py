@@ -1,7 +1,11 @@
-"""A run's checkpoint state: what is saved, how it is restored, which files are kept.
+"""A run's state on disk, in three parts (one module today; each part is a group of functions below).
 
-The trainer calls ``save_state`` and ``restore_state``; the evaluation CLIs read
-the same files through ``core.nn.utils.checkpoint.read_checkpoint``.
+- The run folders: whether a run exists, which checkpoint to resume (``find_resume``), the
+  run lock (``RunLock``, ``open_run``), tidying a restarted run, the resolved config copy.
+- The random generators: ``capture_rng`` / ``restore_rng`` (Python, NumPy, torch, CUDA).
+- The checkpoint state: ``save_state`` and ``restore_state`` (model, optimizer, scheduler,
+  scaler, counters, RNG) and ``follow_schedule`` on a resume with more epochs. The evaluation
+  CLIs read the same files through ``core.nn.utils.checkpoint.read_checkpoint``.
 """
 from __future__ import annotations
 

@@ -56,7 +56,10 @@ class TrainStep:
     worldSize: int = 1
 
     def __call__(self, batch: Any) -> Dict[str, float]:
-        """One step on a loader batch; returns ``{"loss", "pos_top1"}`` (one host sync per step).
+        """One step on a loader batch; returns ``{"loss", "pos_top1"}``.
+
+        The statistics reach the host in one sync per step; an enabled fp16 ``GradScaler``
+        adds its own (its ``step`` reads whether the gradients overflowed). bf16 and fp32 need none.
 
         Raises:
             NonFiniteLossError: the loss is NaN or infinite (the caller says what to change).

@@ -3,7 +3,8 @@
 The standard test of a self-supervised representation (paper Sec. 4, "linear
 evaluation protocol"): the encoder is frozen, and only a linear classifier is
 trained on its features. scikit-learn's L-BFGS logistic regression is used
-here: exact, deterministic and fast for the feature sizes of this tutorial.
+here: deterministic, and fast for the feature sizes of this tutorial (an
+iterative fit to a tolerance, not a closed form).
 """
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, maxIter: int = 1000, seed: int = 
     """Multinomial logistic regression (L-BFGS), fitted in chunks of ``FIT_CHUNK`` iterations with a tqdm bar.
 
     Each chunk starts from the previous one's solution (``warm_start``) and the fit stops when a
-    chunk converges before its last iteration, so the result is the same optimum a single call
-    reaches; the chunks only let the bar move. Warns once if ``maxIter`` is reached.
+    chunk converges before its last iteration. Restarting L-BFGS drops its curvature memory, so
+    the path differs from one uninterrupted call; both stop within the solver's tolerance of the
+    same convex optimum, not at bit-identical weights. Warns once if ``maxIter`` is reached.
     """
     import warnings
 

@@ -29,7 +29,8 @@ def stratified_order(labels: np.ndarray, count: int, seed: int = 0) -> np.ndarra
     keys, order = [], []
     for cls in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == cls))
-        # the i-th image of a class of size n sits at (i + 0.5) / n of the way through the order
+        # the i-th image of a class of size n sits at (i + u) / n of the way through the order, with one
+        # offset u in [0.25, 0.75) per class, so that classes of equal size do not always tie in the same order
         keys.append((np.arange(len(members)) + rng.uniform(0.25, 0.75)) / len(members))
         order.append(members)
     if not order:

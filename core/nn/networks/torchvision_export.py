@@ -104,9 +104,7 @@ def torchvision_resnet(path: Union[str, Path], map_location: str = "cpu") -> nn.
     Raises:
         CheckpointError: no export there, or an architecture torchvision does not have (says which setting).
     """
-    import torch
-
-    from core.nn.utils.checkpoint import ENCODER_CONFIG
+    from core.nn.utils.checkpoint import ENCODER_CONFIG, read_weights
 
     folder = Path(path) if Path(path).is_dir() else Path(path).parent
     spec = folder / ENCODER_CONFIG
@@ -114,15 +112,17 @@ def torchvision_resnet(path: Union[str, Path], map_location: str = "cpu") -> nn.
         raise CheckpointError(f"{str(folder)!r} holds no exported encoder ({ENCODER_CONFIG} is missing)")
     try:
         arch, stem = torchvision_layout(json.loads(spec.read_text()))
-    except NotTorchvisionError as err:
+    except (ValueError, TypeError, AttributeError, KeyError) as err:
+        if not isinstance(err, NotTorchvisionError):
+            raise CheckpointError(f"{str(spec)!r} is not an encoder description of this project ({err})") from None
         raise CheckpointError(f"{str(folder)!r}: not torchvision's architecture: {err}") from err
     weights = folder / TORCHVISION_WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{str(weights)!r} does not exist; export the encoder again (export_encoder)")
     model = build_torchvision_resnet(arch, stem)
     try:
-        model.load_state_dict(torch.load(weights, map_location=map_location, weights_only=True))
-    except (RuntimeError, OSError) as err:
+        model.load_state_dict(read_weights(weights, map_location))
+    except (RuntimeError, OSError, TypeError) as err:
         raise CheckpointError(f"{str(weights)!r} does not load into torchvision's {arch}: "
                               f"{str(err).splitlines()[0]}") from err
     return model.eval()

@@ -3,11 +3,14 @@
 SimCLR trains with LARS at large batch sizes (paper Sec. 2.1 "Training with
 large batch size", Appendix B.1). For each parameter ``w`` with gradient
 ``g``, the weight decay is added first, ``d = g + wd * w``, and ``d`` is scaled
-by the trust ratio ``eta * ||w|| / ||d||`` (1 when either norm is 0), as the
-official implementation does; the scaled ``d`` feeds the momentum buffer
-``v = momentum * v + d`` and the update is ``w -= lr * v``. Parameter groups with
-``lars_exclude=True`` (BatchNorm and biases, see ``SimCLR.get_params``) get
-plain SGD with momentum: no weight decay, no trust ratio.
+by the trust ratio ``eta * ||w|| / ||d||`` (1 when either norm is 0). As in the
+official SimCLR implementation's "classic momentum", the learning rate is folded
+into the velocity, ``v = momentum * v + lr * trust * d``, and the update is
+``w -= v``: when the learning rate changes (warmup, cosine decay), earlier steps
+keep the rate they were taken with. (``torch.optim.SGD`` instead multiplies the
+whole buffer by the current rate.) Parameter groups with ``lars_exclude=True``
+(BatchNorm and biases, see ``SimCLR.get_params``) get the same momentum update
+without weight decay and trust ratio.
 """
 from __future__ import annotations
 
@@ -54,10 +57,11 @@ class LARS(Optimizer):
                     trust = torch.where((wNorm > 0) & (gNorm > 0), group["eta"] * wNorm / gNorm,
                                         torch.ones_like(wNorm))
                     grad = grad.mul(trust)
+                step = grad.mul(group["lr"])                            # lr * trust * d
                 state = self.state[param]
                 if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = torch.clone(grad).detach()
+                    state["momentum_buffer"] = torch.clone(step).detach()
                 else:
-                    state["momentum_buffer"].mul_(group["momentum"]).add_(grad)
-                param.add_(state["momentum_buffer"], alpha=-group["lr"])
+                    state["momentum_buffer"].mul_(group["momentum"]).add_(step)
+                param.sub_(state["momentum_buffer"])
         return loss

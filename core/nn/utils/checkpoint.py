@@ -1,4 +1,5 @@
-"""Checkpoint files: atomic writes, the one reader, finding the newest one.
+"""Checkpoint files: atomic writes, the readers (``read_weights``, the project's one ``torch.load``, and
+``read_checkpoint`` on top of it), finding the newest one.
 
 Two kinds of file are read here, by ``read_checkpoint``:
 
@@ -97,6 +98,21 @@ def remove_stale_temporaries(folder: Path) -> List[Path]:
     return stale
 
 
+def read_weights(path: Union[str, Path], map_location: Any = "cpu") -> Any:
+    """The one ``torch.load`` of this project: a file of tensors and plain containers, never pickled code.
+
+    Raises:
+        CheckpointError: missing, empty, truncated, or not such a file (names the file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(err).__name__})") from err
+
+
 def load_checkpoint(path: Union[str, Path], map_location: Any = "cpu") -> dict:
     """A training checkpoint's dict (``read_checkpoint(path).state``), checked; see ``read_checkpoint``."""
     checkpoint = read_checkpoint(path, map_location)
@@ -134,12 +150,7 @@ def read_checkpoint(path: Union[str, Path], map_location: Any = "cpu") -> Checkp
     path = Path(path)
     if path.is_dir():
         path = path / ENCODER_WEIGHTS
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:
-        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(err).__name__})") from err
+    state = read_weights(path, map_location)
     if not isinstance(state, dict):
         raise CheckpointError(f"{str(path)!r} is not a checkpoint of this project (not a dict)")
     if "format" in state or "epoch" in state:

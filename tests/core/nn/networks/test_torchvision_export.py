@@ -82,3 +82,17 @@ def test_other_architectures_are_refused_with_the_reason(tmp_path, change, says)
 def test_resnet34_layout_names_its_arch(tmp_path):
     spec = {"inChNo": 3, "outChNo": 512, **ResNet(3, 512, archType="34", baseChNo=64, **STEMS["cifar"]).hparams()}
     assert torchvision_layout(json.loads(json.dumps(spec))) == ("resnet34", "cifar")
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda folder: (folder / TORCHVISION_WEIGHTS).write_bytes(b""), "not a readable checkpoint"),
+    (lambda folder: (folder / TORCHVISION_WEIGHTS).write_bytes(b"garbage" * 10), "not a readable checkpoint"),
+    (lambda folder: (folder / "encoder.json").write_text("[1, 2]"), "not an encoder description"),
+    (lambda folder: (folder / "encoder.json").write_text('{"archType": "18"'), "not an encoder description"),
+])
+def test_foreign_or_damaged_exports_are_checkpoint_errors(tmp_path, damage, says):
+    encoder = ResNet(3, 512, baseChNo=64, **STEMS["cifar"]).build()
+    assert export_encoder(encoder, tmp_path) is None
+    damage(tmp_path)
+    with pytest.raises(CheckpointError, match=says):
+        torchvision_resnet(tmp_path)

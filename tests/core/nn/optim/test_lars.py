@@ -7,10 +7,13 @@ import torch
 from core.nn.optim import LARS
 
 
-def two_steps(groups, **kwargs):
+def two_steps(groups, rates=None, **kwargs):
     opt = LARS(groups, **kwargs)
     history = []
-    for _ in range(2):
+    for index in range(2):
+        if rates:
+            for group in opt.param_groups:
+                group["lr"] = rates[index]
         for group in groups:
             for p in group["params"]:
                 p.grad = torch.full_like(p, 0.0) + group["grad"]
@@ -33,6 +36,23 @@ def test_trust_ratio_weight_decay_and_momentum():
     trust2 = 0.001 * math.hypot(*w1) / math.hypot(*d2)
     v2 = [0.9 * v1[i] + trust2 * d2[i] for i in range(2)]
     assert second[0].tolist() == pytest.approx([w1[i] - 0.5 * v2[i] for i in range(2)], rel=1e-6)
+
+
+def test_a_changing_learning_rate_is_folded_into_the_velocity():
+    """The official SimCLR LARS: v = m v + lr_t trust d, w -= v (not w -= lr_t (m v + trust d))."""
+    w = torch.tensor([3.0, 4.0], requires_grad=True)
+    groups = [{"params": [w], "grad": torch.tensor([0.6, 0.8])}]
+    first, second = two_steps(groups, rates=[0.5, 0.1], lr=0.5, momentum=0.9, weight_decay=0.1, eta=0.001)
+    trust1 = 0.001 * 5.0 / 1.5
+    v1 = [0.5 * trust1 * 0.9, 0.5 * trust1 * 1.2]
+    w1 = [3.0 - v1[0], 4.0 - v1[1]]
+    assert first[0].tolist() == pytest.approx(w1, rel=1e-6)
+    d2 = [0.6 + 0.1 * w1[0], 0.8 + 0.1 * w1[1]]
+    trust2 = 0.001 * math.hypot(*w1) / math.hypot(*d2)
+    v2 = [0.9 * v1[i] + 0.1 * trust2 * d2[i] for i in range(2)]
+    assert second[0].tolist() == pytest.approx([w1[i] - v2[i] for i in range(2)], rel=1e-6)
+    scaledAll = [w1[i] - 0.1 * (0.9 * v1[i] / 0.5 + trust2 * d2[i]) for i in range(2)]   # torch SGD's form
+    assert second[0].tolist() != pytest.approx(scaledAll, rel=1e-6)
 
 
 def test_excluded_groups_get_plain_momentum_sgd():

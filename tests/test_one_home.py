@@ -1,0 +1,30 @@
+"""One home per job: the calls that read files or build loaders live in one module each."""
+import re
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HOMES = {
+    r"torch\.load\(": {"core/nn/utils/checkpoint.py"},                 # read_weights
+    r"\bDataLoader\(": {"train/builders.py"},                           # make_loader
+}
+
+
+def python_files():
+    for folder in ("core", "train", "benchmarks"):
+        yield from sorted((REPO_ROOT / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("pattern", list(HOMES))
+def test_calls_live_in_their_module(pattern):
+    found = {path.relative_to(REPO_ROOT).as_posix() for path in python_files() if re.search(pattern, path.read_text())}
+    assert found <= HOMES[pattern], f"{pattern} outside its home: {sorted(found - HOMES[pattern])}"
+    assert found, f"{pattern}: its home no longer uses it (update this table)"
+
+
+def test_one_definition_of_each_shared_helper():
+    for name in ("check_points", "find_regions", "make_loader", "read_weights", "write_atomic"):
+        defined = [path.relative_to(REPO_ROOT).as_posix() for path in python_files()
+                   if re.search(rf"^def {name}\(", path.read_text(), re.M)]
+        assert len(defined) <= 1, f"{name} is defined in {defined}"
