@@ -9,12 +9,18 @@ from train.config import load_config
 
 
 @pytest.mark.task1  # builds Task 1's ImageTransforms
-def test_cpu_augments_each_image_in_the_dataset():
-    cfg = load_config(None, ["data.imgSize", "16"])
-    transform, batched = build_augmentation(cfg.data, torch.device("cpu"))
+@pytest.mark.parametrize("backend, blur, want", [("torchvision", "on", True), ("albumentations", "off", False),
+                                                 ("torchvision", "auto", False)])
+def test_cpu_augments_each_image_with_the_configured_recipe(backend, blur, want):
+    opts = ["data.imgSize", "16", "data.augBackend", backend, "data.jitterStrength", "0.3",
+            "data.minScale", "0.4", "data.blur", blur]
+    transform, batched = build_augmentation(load_config(None, opts).data, torch.device("cpu"))
     assert isinstance(transform, ImageTransforms) and batched is None
+    assert (transform.backend, transform.jitterStrength, transform.minScale, transform.blur, transform.size) == \
+        (backend, 0.3, 0.4, want, (16, 16))
     pair = [torch.zeros(4, 3, 16, 16), torch.ones(4, 3, 16, 16)]
-    assert [v.shape for v in views_on_device(pair, None, torch.device("cpu"))] == [(4, 3, 16, 16)] * 2
+    viewA, viewB = views_on_device(pair, None, torch.device("cpu"))
+    assert torch.equal(viewA, pair[0]) and torch.equal(viewB, pair[1])      # two views, in order, not one twice
 
 
 @pytest.mark.task1
@@ -39,3 +45,4 @@ def test_cuda_batches_the_augmentation_on_the_device(caplog):
     raw = torch.randint(0, 256, (4, 3, 20, 20), dtype=torch.uint8)
     viewA, viewB = views_on_device(raw, batched, torch.device("cpu"))
     assert viewA.shape == viewB.shape == (4, 3, 16, 16) and not torch.equal(viewA, viewB)
+    assert (batched.jitterStrength, batched.minScale) == (cfg.data.jitterStrength, cfg.data.minScale)

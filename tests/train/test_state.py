@@ -71,13 +71,26 @@ def test_a_training_step_waits_for_the_device_once():
         nan([views, None])
 
 
-def test_user_input_errors_share_one_base():
+@pytest.mark.parametrize("error", ["ConfigError", "DatasetError", "CheckpointError", "RunExistsError"])
+def test_every_input_error_is_one_line_and_exit_2(monkeypatch, capsys, error):
     from core.data.datasets import DatasetError
-    from core.errors import CheckpointError, UserInputError
+    from core.errors import CheckpointError
+    from train import main as cli
     from train.config import ConfigError
     from train.trainer import RunExistsError
 
-    assert all(issubclass(e, UserInputError) for e in (ConfigError, DatasetError, CheckpointError, RunExistsError))
+    kinds = {"ConfigError": ConfigError, "DatasetError": DatasetError, "CheckpointError": CheckpointError,
+             "RunExistsError": RunExistsError}
+
+    def refuse(*args, **kwargs):
+        raise kinds[error](f"the {error} message")
+
+    monkeypatch.delenv("SIMCLR_DEBUG", raising=False)
+    monkeypatch.setattr(cli, "load_config", refuse)
+    assert cli.main(["-l", "assets/experiments/quickstart.yaml"]) == 2
+    assert capsys.readouterr().err.strip() == f"error: the {error} message"
+    with pytest.raises(kinds[error]):                       # --debug shows the traceback instead
+        cli.main(["-l", "assets/experiments/quickstart.yaml", "--debug"])
 
 
 def test_resume_with_more_epochs_stretches_warmup_cosine_and_warns_for_torch_schedulers(caplog):

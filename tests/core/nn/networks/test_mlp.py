@@ -26,6 +26,7 @@ def test_dropout_only_on_the_last_layers():
     mlp = MLP(8, 4, layerCfg=[16, 16, 16], dropRate=0.3, dropLayers=2).build()
     hidden = list(mlp.layers)[:3]
     assert [any(isinstance(m, nn.Dropout) for m in block) for block in hidden] == [False, True, True]
+    assert [m.p for m in mlp.modules() if isinstance(m, nn.Dropout)] == [0.3, 0.3]      # the configured rate
 
 
 @pytest.mark.parametrize("kwargs, match", [
