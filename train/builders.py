@@ -5,7 +5,8 @@ their DataLoaders with ``make_loader``; the model of a run comes from ``build_mo
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from pathlib import Path
+from typing import Any, Callable, Optional, Tuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
@@ -51,6 +52,11 @@ def dataset_from_config(data, split: str, transform: Optional[Callable] = None) 
     return config_value("data", lambda: build_dataset(
         data.dataset, split, root=data.rootPath, transform=transform, download=data.download,
         valFraction=data.valFraction, seed=0, testRoot=data.testPath or None))
+
+
+def run_folders(cfg) -> Tuple[Path, Path]:
+    """``(log folder, checkpoint folder)`` of the run ``cfg`` names: ``<logsDir>/<name>``, ``<saveDir>/<name>``."""
+    return Path(cfg.general.logsDir) / cfg.general.name, Path(cfg.general.saveDir) / cfg.general.name
 
 
 def make_loader(dataset: Dataset, batchSize: int, workers: int, device: torch.device,

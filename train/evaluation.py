@@ -29,7 +29,7 @@ from core.nn.utils.runtime import resolve_device, seed_everything
 from core.nn.utils.threads import apply_threads
 from train.augmentation import views_on_device
 from train.board_layout import add_projector
-from train.builders import build_model, config_value, dataset_from_config, make_loader
+from train.builders import build_model, config_value, dataset_from_config, make_loader, run_folders
 
 log = logging.getLogger("simclr")
 
@@ -126,10 +126,14 @@ def log_view_pairs(writer, trainSet, batchAugment, count: int) -> None:
     count = min(count, len(trainSet))
     if count <= 0:
         return
-    state = torch.get_rng_state()
-    items = default_collate([trainSet[i][0] for i in range(count)])   # as a loader batches them
-    viewsA, viewsB = views_on_device(items, batchAugment, torch.device("cpu"))
-    torch.set_rng_state(state)  # showing images must not change the training's randomness
+    from train.state import capture_rng, restore_rng
+
+    state = capture_rng()        # every generator: showing images must not change the training's randomness
+    try:
+        items = default_collate([trainSet[i][0] for i in range(count)])   # as a loader batches them
+        viewsA, viewsB = views_on_device(items, batchAugment, torch.device("cpu"))
+    finally:
+        restore_rng(state)
     writer.add_image("train/view_pairs", make_grid(denormalize(torch.cat([viewsA, viewsB])), nrow=count,
                                                    padding=1), 0)
 
@@ -215,8 +219,8 @@ def split_labels(cfg, split: str) -> Tensor:
 
 
 def run_folder(cfg) -> Path:
-    """The run's log folder (where evaluation results are written)."""
-    return Path(cfg.general.logsDir) / cfg.general.name
+    """The run's log folder (where evaluation results are written): ``run_folders(cfg)``'s first."""
+    return run_folders(cfg)[0]
 
 
 def frozen_encoder_from_args(args) -> Tuple[object, torch.device, nn.Module]:

@@ -36,21 +36,20 @@ from tqdm import tqdm  # noqa: E402
 
 from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform  # noqa: E402
 from core.errors import UserInputError  # noqa: E402
+from core.eval.accuracy import ranked_hits  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
+from core.nn.optim.schedulers import WarmupCosine  # noqa: E402
 from core.nn.utils.runtime import resolve_device, seed_everything  # noqa: E402
 from core.nn.utils.threads import apply_threads  # noqa: E402
 from train.builders import config_value, dataset_from_config, make_loader  # noqa: E402
+from train.cli import encoder_flags, report_input_error  # noqa: E402
 from train.evaluation import build_encoder, load_eval_config, run_folder, split_labels  # noqa: E402
 from train.results import labels_tag, result_stem, write_result  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Fine-tune a SimCLR encoder on a few labels per class.")
-    parser.add_argument("-l", "--load", "--config", dest="load", metavar="YAML",
-                        help="override the config stored with --ckpt (needed with --random-init and no --ckpt)")
-    parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt, or the exported encoder.pt / its folder")
-    parser.add_argument("--random-init", action="store_true",
-                        help="the same architecture from random initialization (the baseline)")
+    parser = argparse.ArgumentParser(description="Fine-tune a SimCLR encoder on a few labels per class.",
+                                     parents=[encoder_flags()])
     labels = parser.add_mutually_exclusive_group(required=True)
     labels.add_argument("--labels-per-class", type=int, metavar="K", help="K labeled images per class")
     labels.add_argument("--fraction", type=float, metavar="F", help="a class-stratified fraction F of the labels")
@@ -59,8 +58,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, help="learning rate (default: 0.05 x batch / 256, as in the paper)")
     parser.add_argument("--min-scale", type=float, default=0.5, help="smallest random-crop area fraction")
     parser.add_argument("--no-flip", action="store_true", help="no horizontal flips (digits, text)")
-    parser.add_argument("--opts", nargs="+", action="extend", default=[], metavar="KEY VALUE", help="config overrides")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     return parser
 
 
@@ -118,10 +115,8 @@ def accuracy(model: nn.Module, loader, device: torch.device) -> dict:
     top1 = top5 = total = 0
     for images, targets in loader:
         logits = model(images.to(device))
-        ranked = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu()
-        top1 += int((ranked[:, 0] == targets).sum())
-        top5 += int((ranked == targets[:, None]).any(dim=1).sum())
-        total += len(targets)
+        hits = ranked_hits(logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu().numpy(), targets.numpy())
+        top1, top5, total = top1 + hits["top1"], top5 + hits["top5"], total + len(targets)
     return {"top1": top1 / max(total, 1), "top5": top5 / max(total, 1)}
 
 
@@ -129,7 +124,7 @@ def finetune(model: nn.Module, loader, device: torch.device, epochs: int, lr: fl
     """SGD (Nesterov, momentum 0.9, no weight decay), cosine decay per step; returns each epoch's mean loss."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=0.0)
     total = epochs * len(loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
+    scheduler = WarmupCosine(optimizer, warmupSteps=0, totalSteps=total)       # the pretraining's schedule
     lossFn = nn.CrossEntropyLoss()
     losses = []
     for _ in tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress, leave=False):
@@ -164,10 +159,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             cfg.data.imgSize, args.min_scale, not args.no_flip)), keep.tolist())
         testSet = dataset_from_config(cfg.data, "test", EvalTransform(cfg.data.imgSize))
     except UserInputError as err:
-        if args.debug:
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_input_error(err, args)
     seed_everything(cfg.general.seed)
     for param in encoder.parameters():
         param.requires_grad_(True)

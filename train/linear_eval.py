@@ -37,6 +37,7 @@ from core.errors import UserInputError  # noqa: E402
 from core.eval.knn import knn_top1  # noqa: E402
 from core.eval.linear_probe import linear_probe  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
+from train.cli import encoder_flags, report_input_error  # noqa: E402
 from train.evaluation import frozen_encoder_from_args, run_folder, split_features  # noqa: E402
 from train.results import labels_tag, result_stem, write_result  # noqa: E402
 
@@ -45,17 +46,11 @@ PIXEL_TEST_MAX = 5000    # ... and is scored on at most this many test images (s
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description="Linear probe of a frozen SimCLR encoder.")
-    parser.add_argument("-l", "--load", "--config", dest="load", metavar="YAML",
-                        help="override the config stored with --ckpt (needed with --random-init)")
-    parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt, or the exported encoder.pt / its folder")
-    parser.add_argument("--random-init", action="store_true", help="evaluate the untrained architecture")
+    parser = argparse.ArgumentParser(description="Linear probe of a frozen SimCLR encoder.", parents=[encoder_flags()])
     parser.add_argument("--labels-per-class", type=int, metavar="K", help="few-label mode: K labels per class")
     parser.add_argument("--pixels", choices=("on", "off", "auto"), default="on",
                         help=f"also fit the raw-pixel baseline, on a stratified subset of at most {PIXEL_TRAIN_MAX} "
                              f"labeled / {PIXEL_TEST_MAX} test images (default on; auto, of earlier versions, = on)")
-    parser.add_argument("--opts", nargs="+", action="extend", default=[], metavar="KEY VALUE", help="config overrides")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     return parser
 
 
@@ -71,10 +66,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         trainFeats, trainLabels = split_features(cfg, encoder, "memory", device, progress=progress)
         testFeats, testLabels = split_features(cfg, encoder, "test", device, progress=progress)
     except UserInputError as err:
-        if args.debug:
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_input_error(err, args)
     labeled = np.arange(len(trainLabels))
     if args.labels_per_class:   # the probe and the kNN both see only these labels
         labeled = few_labels(trainLabels.numpy(), args.labels_per_class, seed=0)

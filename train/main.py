@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
-import os
 import shlex
 import signal
 import sys
@@ -26,19 +25,16 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.errors import UserInputError  # noqa: E402
+from train.cli import config_flags, report_input_error  # noqa: E402
 from train.config import load_config  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(description="SimCLR pretraining (TensorBoard logs, checkpoints).")
-    parser.add_argument("-l", "--load", "--config", dest="load", metavar="YAML",
-                        help="experiment YAML merged over train/config.py defaults")
-    parser.add_argument("--opts", nargs="+", action="extend", default=[], metavar="KEY VALUE",
-                        help="overrides, e.g. --opts train.epochs 5 general.device cpu")
+    parser = argparse.ArgumentParser(description="SimCLR pretraining (TensorBoard logs, checkpoints).",
+                                     parents=[config_flags()])
     parser.add_argument("--resume", metavar="PATH|auto",
                         help="checkpoint to continue from; 'auto' = newest of this run (or start fresh)")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     return parser
 
 
@@ -128,11 +124,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = load_config(args.load, args.opts)
         trainer = SimCLRTrainer(cfg, resume=args.resume)
     except UserInputError as err:          # config, data, run folder, checkpoint: one line, exit 2
-        if args.debug or os.environ.get("SIMCLR_DEBUG"):
-            raise
-        if os.environ.get("RANK", "0") == "0":  # under torchrun, say it once
-            print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_input_error(err, args)
     except KeyboardInterrupt as err:       # Ctrl-C / SIGTERM / SIGHUP while starting: nothing to save
         signum = getattr(err, "signum", signal.SIGINT)
         print(f"stopped by {signal.Signals(signum).name} while starting; no checkpoint was written",

@@ -35,7 +35,8 @@ from core.nn.utils.runtime import epoch_seeds, resolve_device, seed_everything
 from core.nn.utils.threads import apply_threads, busy_note
 from train.augmentation import build_augmentation
 from train.board_layout import add_layout
-from train.builders import build_model, check_one_image, config_value, dataset_from_config, make_loader
+from train.builders import (build_model, check_one_image, config_value, dataset_from_config, make_loader,
+                            run_folders)
 from train.config import ConfigError, to_plain
 from train.evaluation import RunEvaluator, log_view_pairs
 from train.optim import build_optimizer, build_scheduler
@@ -72,8 +73,7 @@ class SimCLRTrainer(BaseTrainer):
         self.stopRequested = False    # set by Ctrl-C / SIGTERM / SIGHUP: finish the step, save, exit
         self.stopSignal = signal.SIGINT
         self.abortNow = False         # set by a second signal: exit without saving
-        self.logDir = Path(cfg.general.logsDir) / cfg.general.name
-        self.saveDir = Path(cfg.general.saveDir) / cfg.general.name
+        self.logDir, self.saveDir = run_folders(cfg)
         seed_everything(cfg.general.seed)
         self.threads, self.threadsWhy = apply_threads(cfg.general.threads, cfg.data.numWorkers)
         self.device = self.pick_device(cfg.general.device)

@@ -20,6 +20,7 @@ if __package__ in (None, ""):
 
 from core.errors import UserInputError  # noqa: E402
 from core.eval.subsets import stratified_order  # noqa: E402
+from train.cli import encoder_flags, report_input_error  # noqa: E402
 from train.evaluation import frozen_encoder_from_args, run_folder, split_features, split_labels  # noqa: E402
 from train.results import encoder_name  # noqa: E402
 
@@ -43,15 +44,10 @@ def output_problem(path: Path) -> Optional[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="t-SNE of h on the test split, colored by label.")
-    parser.add_argument("-l", "--load", "--config", dest="load", metavar="YAML",
-                        help="override the config stored with --ckpt (needed with --random-init)")
-    parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt, or the exported encoder.pt / its folder")
-    parser.add_argument("--random-init", action="store_true", help="the untrained architecture")
+    parser = argparse.ArgumentParser(description="t-SNE of h on the test split, colored by label.",
+                                     parents=[encoder_flags()])
     parser.add_argument("--out", help="PNG file to write (default: tsne_<checkpoint>.png in the run's log folder)")
     parser.add_argument("--samples", type=int, default=1000, help="test images to embed")
-    parser.add_argument("--opts", nargs="+", action="extend", default=[], metavar="KEY VALUE")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks for input errors")
     args = parser.parse_args(argv)
     if args.samples < 5:
         print(f"error: --samples {args.samples} must be >= 5 (t-SNE needs a few points)", file=sys.stderr)
@@ -70,10 +66,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise UserInputError(f"{out} exists; choose --out (nothing is overwritten)")
         feats, labels = split_features(cfg, encoder, "test", device, shown, progress=sys.stderr.isatty())
     except UserInputError as err:
-        if args.debug:
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return report_input_error(err, args)
     from core.eval.tsne import tsne_figure
 
     title = f"t-SNE of h ({'random init' if args.random_init else Path(args.ckpt).name})"

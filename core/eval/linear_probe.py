@@ -13,6 +13,7 @@ from typing import Dict, Optional
 import numpy as np
 from torch import Tensor
 
+from core.eval.accuracy import ranked_hits
 from core.eval.subsets import few_labels
 
 
@@ -76,7 +77,5 @@ def linear_probe(trainFeats: Tensor, trainLabels: Tensor, testFeats: Tensor, tes
     scaler = StandardScaler().fit(xTrain)
     clf = fit_logistic(scaler.transform(xTrain), yTrain, maxIter, seed, progress)
     proba = clf.predict_proba(scaler.transform(xTest))
-    ranked = clf.classes_[np.argsort(-proba, axis=1)]
-    top1 = float((ranked[:, 0] == yTest).mean())
-    top5 = float((ranked[:, :5] == yTest[:, None]).any(axis=1).mean())
-    return {"top1": top1, "top5": top5, "train_size": int(len(yTrain))}
+    hits = ranked_hits(clf.classes_[np.argsort(-proba, axis=1)], yTest)
+    return {"top1": hits["top1"] / len(yTest), "top5": hits["top5"] / len(yTest), "train_size": int(len(yTrain))}

@@ -43,3 +43,21 @@ def test_resume_path_that_is_not_a_checkpoint(cli, tmp_path):
                  "--opts", *QUICK, *outputs(tmp_path))
     assert result.returncode == 2
     assert "is not a readable checkpoint" in result.stderr
+
+
+@pytest.mark.parametrize("tool", ["train/linear_eval.py", "train/tsne.py", "train/finetune.py"])
+def test_evaluation_tools_share_the_flags_and_honour_simclr_debug(cli, tool, tmp_path, monkeypatch):
+    extra = ["--labels-per-class", "2"] if tool.endswith("finetune.py") else []
+    missing = str(tmp_path / "missing.pt")
+    plain = cli(tool, "--ckpt", missing, "--opts", "general.device", "cpu", "--opts", "data.numWorkers", "0", *extra)
+    assert plain.returncode == 2 and plain.stderr.strip().count("\n") == 0 and "does not exist" in plain.stderr
+    monkeypatch.setenv("SIMCLR_DEBUG", "1")
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    debug = subprocess.run([sys.executable, tool, "--ckpt", missing, *extra], cwd=REPO_ROOT, capture_output=True,
+                           text=True, env=dict(os.environ), timeout=600, stdin=subprocess.DEVNULL)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "CheckpointError" in debug.stderr

@@ -84,9 +84,9 @@ def current_umask() -> int:
     return mask
 
 
-# The temp files atomic_write leaves when killed: ".<a file this project writes>.<mkstemp's 8 characters>.tmp".
+# The temp files atomic_write leaves when killed: ".<a file this project writes>.<mkstemp's random part>.tmp".
 OWN_TEMPORARY = re.compile(r"^\.(checkpoint_epoch-?\d+[\w-]*\.pt|encoder\.pt|encoder\.json|encoder_torchvision\.pt|"
-                           r"config\w*\.yaml)\.[a-z0-9_]{8}\.tmp$")
+                           r"config\w*\.yaml)\.[a-z0-9_]+\.tmp$")
 
 
 def remove_stale_temporaries(folder: Path) -> List[Path]:
