@@ -25,7 +25,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -81,13 +81,25 @@ def main(argv: Optional[List[str]] = None) -> int:
                                   cfg.log.knnK, cfg.log.knnT)
     result["seconds"] = round(time.perf_counter() - start, 2)
     if args.pixels != "off":
-        result.update(pixel_baseline(cfg, trainLabels.numpy()[labeled], labeled, testLabels.numpy(), progress))
+        pixels, trainIdx, testIdx = pixel_baseline(cfg, trainLabels.numpy()[labeled], labeled, testLabels.numpy(),
+                                                   progress)
+        result.update(pixels)
+        if pixels["pixels_capped"]:   # equal terms: the probe of h again, on exactly the pixels' images
+            same = linear_probe(trainFeats[trainIdx], trainLabels[trainIdx], testFeats[testIdx], testLabels[testIdx],
+                                progress=progress)
+            result.update(same_images_linear_top1=same["top1"], same_images_linear_top5=same["top5"])
     write_results(cfg, args, result)
     return 0
 
 
-def pixel_baseline(cfg, labels: np.ndarray, labeled: np.ndarray, testLabels: np.ndarray, progress: bool) -> dict:
-    """The same probe on raw pixels, on capped stratified subsets (the images are decoded again, flattened)."""
+def pixel_baseline(cfg, labels: np.ndarray, labeled: np.ndarray, testLabels: np.ndarray,
+                   progress: bool) -> Tuple[dict, np.ndarray, np.ndarray]:
+    """The same probe on raw pixels, on capped stratified subsets (the images are decoded again, flattened).
+
+    Returns:
+        The result fields, and the labeled and test indices it used (the probe of ``h`` is fitted on
+        the same ones when they are capped, so the two numbers compare).
+    """
     start = time.perf_counter()
     trainIdx = labeled[capped_subset(labels, PIXEL_TRAIN_MAX)]
     testIdx = capped_subset(testLabels, PIXEL_TEST_MAX)
@@ -95,10 +107,10 @@ def pixel_baseline(cfg, labels: np.ndarray, labeled: np.ndarray, testLabels: np.
     pixTrain, pixTrainLabels = split_features(cfg, flatten, "memory", torch.device("cpu"), trainIdx, progress)
     pixTest, pixTestLabels = split_features(cfg, flatten, "test", torch.device("cpu"), testIdx, progress)
     pixels = linear_probe(pixTrain, pixTrainLabels, pixTest, pixTestLabels, progress=progress)
-    return {"pixels_linear_top1": pixels["top1"], "pixels_linear_top5": pixels["top5"],
-            "pixels_train_size": len(trainIdx), "pixels_test_size": len(testIdx),
-            "pixels_capped": bool(len(trainIdx) < len(labeled) or len(testIdx) < len(testLabels)),
-            "pixels_seconds": round(time.perf_counter() - start, 2)}
+    return ({"pixels_linear_top1": pixels["top1"], "pixels_linear_top5": pixels["top5"],
+             "pixels_train_size": len(trainIdx), "pixels_test_size": len(testIdx),
+             "pixels_capped": bool(len(trainIdx) < len(labeled) or len(testIdx) < len(testLabels)),
+             "pixels_seconds": round(time.perf_counter() - start, 2)}, trainIdx, testIdx)
 
 
 def write_results(cfg, args, result: dict) -> None:
@@ -114,6 +126,10 @@ def write_results(cfg, args, result: dict) -> None:
               f"{result['pixels_seconds']:.1f} s")
         for key in ("pixels_linear_top1", "pixels_linear_top5"):
             print(f"  {key:<20} {result[key]:.4f}")
+        if "same_images_linear_top1" in result:
+            print("  the probe of h on those same images (compare with the pixels on equal terms):")
+            for key in ("same_images_linear_top1", "same_images_linear_top5"):
+                print(f"  {key:<20} {result[key]:.4f}")
     stem = result_stem("linear_eval", args.ckpt, args.random_init, labels_tag(args.labels_per_class))
     scalars = {key: result[key] for key in ("linear_top1", "linear_top5", "knn_top1", "pixels_linear_top1")
                if key in result}

@@ -58,6 +58,19 @@ def test_pixel_baseline_is_capped_stratified_and_timed(trained, capsys, monkeypa
     assert result["pixels_train_size"] == 50 and result["pixels_test_size"] == 40 and result["pixels_capped"]
     assert result["pixels_seconds"] >= 0 and 0.1 < result["pixels_linear_top1"] <= 1
     assert "raw-pixel baseline" in out and "50 labeled / 40 test images (capped, stratified)" in out
+    # equal terms: the probe of h is fitted again on exactly those images, and printed beside the pixels
+    assert 0.1 < result["same_images_linear_top1"] <= 1 and "on those same images" in out
+    from core.eval.linear_probe import linear_probe
+    from core.eval.subsets import capped_subset
+    from train.evaluation import frozen_encoder_from_args, split_features
+
+    args = linear_eval.get_args_parser().parse_args(["--ckpt", str(trained / "ckpt" / "tiny")])
+    cfg, device, encoder = frozen_encoder_from_args(args)
+    feats, labels = split_features(cfg, encoder, "memory", device)
+    test, testLabels = split_features(cfg, encoder, "test", device)
+    trainIdx, testIdx = capped_subset(labels.numpy(), 50), capped_subset(testLabels.numpy(), 40)
+    want = linear_probe(feats[trainIdx], labels[trainIdx], test[testIdx], testLabels[testIdx])["top1"]
+    assert result["same_images_linear_top1"] == pytest.approx(want)
 
 
 def test_probe_fitting_and_extraction_show_progress(capsys):
