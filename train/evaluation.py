@@ -151,7 +151,35 @@ def load_eval_config(args):
     if stored is None and not args.load:
         why = f"{args.ckpt} holds no config" if args.ckpt else "--random-init needs the experiment's YAML"
         raise ConfigError(f"give -l CONFIG: {why}")
-    return load_config(args.load, args.opts, base=stored)
+    return load_config(args.load, args.opts, base=without_foreign_paths(stored, args.ckpt) if stored else None)
+
+
+FOREIGN_PATHS = {"general": ("logsDir", "saveDir"), "data": ("rootPath", "testPath")}
+
+
+def without_foreign_paths(stored: dict, ckpt: str) -> dict:
+    """The stored config, less its folders unless the checkpoint lies in the run folder that config names.
+
+    A checkpoint from elsewhere (downloaded, copied, crafted) must not decide where the evaluation
+    tools write or what they read: its ``general.logsDir``/``saveDir`` and ``data.rootPath``/``testPath``
+    fall back to the defaults, and ``-l`` / ``--opts`` set them. A checkpoint in
+    ``<saveDir>/<name>/`` of its own config was written by that run here, and keeps them.
+    """
+    general = stored.get("general") if isinstance(stored, dict) else None
+    if not isinstance(general, dict):
+        return stored
+    folder = Path(ckpt) if Path(ckpt).is_dir() else Path(ckpt).parent
+    own = Path(str(general.get("saveDir", ""))) / str(general.get("name", ""))
+    try:
+        if own.resolve() == folder.resolve():
+            return stored
+    except (OSError, ValueError):
+        pass
+    cleaned = dict(stored)
+    for section, keys in FOREIGN_PATHS.items():
+        if isinstance(stored.get(section), dict):
+            cleaned[section] = {k: v for k, v in stored[section].items() if k not in keys}
+    return cleaned
 
 
 def build_encoder(cfg, ckpt: Optional[str], randomInit: bool) -> nn.Module:

@@ -76,9 +76,12 @@ def test_evaluation_clis_work_from_the_checkpoint_alone(cli, tmp_path):
     atomic_save({"format": CKPT_FORMAT, "epoch": 1, "globalStep": 1, "stepInEpoch": 0, "model": model.state_dict(),
                  "modelArgs": modelArgs, "config": to_plain(cfg), "optimizer": {}, "scheduler": None, "scaler": None},
                 tmp_path / "checkpoint_epoch0001.pt")
-    probe = cli("train/linear_eval.py", "--ckpt", str(tmp_path / "checkpoint_epoch0001.pt"), "--pixels", "off")
+    probe = cli("train/linear_eval.py", "--ckpt", str(tmp_path / "checkpoint_epoch0001.pt"), "--pixels", "off",
+                "--opts", "general.logsDir", str(tmp_path / "mine"))
     assert probe.returncode == 0, probe.stderr
-    assert (tmp_path / "logs" / "stored" / "linear_eval_checkpoint_epoch0001.json").is_file()  # the stored run folder
+    # a checkpoint outside its run's folder: the outputs go where the command says, under the stored run name
+    assert (tmp_path / "mine" / "stored" / "linear_eval_checkpoint_epoch0001.json").is_file()
+    assert not (tmp_path / "logs").exists()
 
     export_encoder(model.encoder, tmp_path / "export")
     (tmp_path / "export" / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg)))   # as the trainer writes it
@@ -89,3 +92,35 @@ def test_evaluation_clis_work_from_the_checkpoint_alone(cli, tmp_path):
     export_encoder(model.encoder, bare)
     noConfig = cli("train/tsne.py", "--ckpt", str(bare), "--out", str(tmp_path / "u.png"))
     assert noConfig.returncode == 2 and "give -l CONFIG" in noConfig.stderr
+
+
+def test_a_foreign_checkpoint_does_not_choose_where_results_go(cli, tmp_path):
+    """Its stored general.logsDir and data.rootPath are ignored; in its own run folder they are kept."""
+    from core.nn.utils.checkpoint import CKPT_FORMAT, atomic_save
+    from tests.conftest import REPO_ROOT
+    from train.builders import build_model
+    from train.config import to_plain
+
+    elsewhere = tmp_path / "somewhere" / "else"
+    cfg = load_config("assets/experiments/quickstart.yaml",
+                      SMALL + ["general.logsDir", str(elsewhere), "general.saveDir", str(tmp_path / "ckpts"),
+                               "general.name", "run", "data.rootPath", str(tmp_path / "their-data")])
+    model = build_model(cfg.model)
+    state = {"format": CKPT_FORMAT, "epoch": 1, "globalStep": 1, "stepInEpoch": 0, "model": model.state_dict(),
+             "modelArgs": {"inChNo": model.inChNo, "latentChNo": model.latentChNo, "outChNo": model.outChNo,
+                           **model.hparams()},
+             "config": to_plain(cfg), "optimizer": {}, "scheduler": None, "scaler": None}
+    downloaded = tmp_path / "downloads" / "checkpoint_epoch0001.pt"
+    atomic_save(state, downloaded)
+    work = tmp_path / "work"
+    work.mkdir()
+    probe = cli(str(REPO_ROOT / "train" / "linear_eval.py"), "--ckpt", str(downloaded), "--pixels", "off",
+                cwd=work)
+    assert probe.returncode == 0, probe.stderr
+    assert not elsewhere.exists() and not (tmp_path / "their-data").exists()
+    assert (work / "assets" / "logs" / "run" / "linear_eval_checkpoint_epoch0001.json").is_file()   # the default
+    own = tmp_path / "ckpts" / "run" / "checkpoint_epoch0001.pt"        # where its own run saved it: trusted
+    atomic_save(state, own)
+    again = cli("train/linear_eval.py", "--ckpt", str(own), "--pixels", "off")
+    assert again.returncode == 0, again.stderr
+    assert (elsewhere / "run" / "linear_eval_checkpoint_epoch0001.json").is_file()
