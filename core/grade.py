@@ -27,7 +27,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -238,18 +237,6 @@ def check_output(path: str, option: str) -> Path:
     return target
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a uniquely named temporary file in the same folder."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.grade", description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
@@ -269,7 +256,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rows = summarize(run_tests(REPO_ROOT, markers, ["-x"] if args.exitfirst else []), points, markers)
     print_table(rows)
     if jsonPath:
-        write_atomic(jsonPath, json.dumps(report_of(rows), indent=2) + "\n")
+        from core.nn.utils.checkpoint import atomic_write_text   # torch is loaded by the test run already
+
+        atomic_write_text(json.dumps(report_of(rows), indent=2) + "\n", jsonPath)
         print(f"report written to {jsonPath}")
     if summaryPath:
         with open(summaryPath, "a") as stream:

@@ -24,7 +24,7 @@ def test_calls_live_in_their_module(pattern):
 
 
 def test_one_definition_of_each_shared_helper():
-    for name in ("check_points", "find_regions", "make_loader", "read_weights", "write_atomic"):
+    for name in ("check_points", "find_regions", "make_loader", "read_weights", "atomic_write"):
         defined = [path.relative_to(REPO_ROOT).as_posix() for path in python_files()
                    if re.search(rf"^def {name}\(", path.read_text(), re.M)]
         assert len(defined) <= 1, f"{name} is defined in {defined}"
