@@ -5,8 +5,7 @@ their DataLoaders with ``make_loader``; the model of a run comes from ``build_mo
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
@@ -54,11 +53,6 @@ def dataset_from_config(data, split: str, transform: Optional[Callable] = None) 
         valFraction=data.valFraction, seed=0, testRoot=data.testPath or None))
 
 
-def run_folders(cfg) -> Tuple[Path, Path]:
-    """``(log folder, checkpoint folder)`` of the run ``cfg`` names: ``<logsDir>/<name>``, ``<saveDir>/<name>``."""
-    return Path(cfg.general.logsDir) / cfg.general.name, Path(cfg.general.saveDir) / cfg.general.name
-
-
 def make_loader(dataset: Dataset, batchSize: int, workers: int, device: torch.device,
                 sampler: Optional[Sampler] = None, generator: Optional[torch.Generator] = None,
                 train: bool = False, shuffle: bool = False, dropLast: Optional[bool] = None) -> DataLoader:
@@ -90,7 +84,7 @@ def check_one_image(model, trainSet, batchAugment, device: torch.device, imgSize
         ConfigError: naming ``data.imgSize`` and what went wrong.
     """
     from train.augmentation import views_on_device
-    from train.state import capture_rng, restore_rng
+    from core.nn.utils.runtime import capture_rng, restore_rng
 
     state = capture_rng()
     try:

@@ -29,7 +29,8 @@ from core.nn.utils.runtime import resolve_device, seed_everything
 from core.nn.utils.threads import apply_threads
 from train.augmentation import views_on_device
 from train.board_layout import add_projector
-from train.builders import build_model, config_value, dataset_from_config, make_loader, run_folders
+from train.builders import build_model, config_value, dataset_from_config, make_loader
+from train.run_folder import run_folders
 
 log = logging.getLogger("simclr")
 
@@ -126,7 +127,7 @@ def log_view_pairs(writer, trainSet, batchAugment, count: int) -> None:
     count = min(count, len(trainSet))
     if count <= 0:
         return
-    from train.state import capture_rng, restore_rng
+    from core.nn.utils.runtime import capture_rng, restore_rng
 
     state = capture_rng()        # every generator: showing images must not change the training's randomness
     try:

@@ -1,11 +1,14 @@
 """``SimCLRTrainer``: the config turned into data, model, loss and optimizer, and the training loop.
 
-The pieces live in their own modules and are shared with the evaluation CLIs
-and the benchmarks: ``train/builders.py`` (model, loaders), ``train/step.py``
-(one optimization step), ``train/evaluation.py`` (kNN, projector, t-SNE, view
-pairs) and ``train/state.py`` (checkpoints, RNG, schedule on resume). Core
-modules never see the config: this file, ``train/builders.py`` and the CLIs
-translate it into keyword arguments.
+The structure follows the original tutorial: ``init_train_data``, ``init_networks``,
+``init_losses``, ``init_optimizers`` build everything, ``optimize_parameters`` runs one
+step, ``evaluate`` measures the representation, and ``train`` is the epoch loop. The pieces
+live in their own modules and are shared with the evaluation CLIs and the benchmarks:
+``train/builders.py`` (model, loaders), ``train/step.py`` (one optimization step),
+``train/evaluation.py`` (kNN, projector, t-SNE, view pairs), ``train/run_folder.py`` (the
+run's folders and lock) and ``train/state.py`` (what a checkpoint holds). Core modules take
+keyword arguments (``SimCLR`` also takes the ``model`` section as one node); only this file,
+``train/builders.py`` and the CLIs read the config.
 """
 from __future__ import annotations
 
@@ -25,23 +28,20 @@ from tqdm import tqdm
 from core.data.data_augmentation import EvalTransform
 from core.data.datasets import dataset_labels
 from core.data.samplers import EpochSampler
-from core.errors import CheckpointError
 from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
 from core.nn.loss import NTXent
 from core.nn.loss.nt_xent_distributed import DistributedNTXent
-from core.nn.utils.base_trainer import BaseTrainer
-from core.nn.utils.checkpoint import load_checkpoint
 from core.nn.utils.runtime import epoch_seeds, resolve_device, seed_everything
 from core.nn.utils.threads import apply_threads, busy_note
 from train.augmentation import build_augmentation
 from train.board_layout import add_layout
-from train.builders import (build_model, check_one_image, config_value, dataset_from_config, make_loader,
-                            run_folders)
+from train.builders import build_model, check_one_image, config_value, dataset_from_config, make_loader
 from train.config import ConfigError, to_plain
 from train.evaluation import RunEvaluator, log_view_pairs
 from train.optim import build_optimizer, build_scheduler
-from train.state import (RunExistsError, find_resume, keep_config, open_run, restore_state, run_exists, save_state,
-                         tidy_run)
+from train.run_folder import (RunExistsError, find_resume, keep_config, open_run, run_exists, run_folders,
+                              same_folder, tidy_run)
+from train.state import TrainState, restore_state, save_state
 from train.step import NonFiniteLossError, TrainStep
 
 log = logging.getLogger("simclr")
@@ -49,7 +49,13 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 __all__ = ["SimCLRTrainer", "RunExistsError", "NonFiniteLossError"]
 
 
-class SimCLRTrainer(BaseTrainer):
+def counter(name: str) -> property:
+    """A trainer attribute that is ``self.state``'s counter of the same name (what checkpoints save)."""
+    return property(lambda self: getattr(self.state, name), lambda self, value: setattr(self.state, name, value),
+                    doc=f"``self.state.{name}``")
+
+
+class SimCLRTrainer:
     """SimCLR pretraining driven by a frozen yacs config.
 
     Args:
@@ -66,10 +72,8 @@ class SimCLRTrainer(BaseTrainer):
         self.cfg = cfg
         self.init_distributed()
         self.epochs = cfg.train.epochs
-        self.evalEvery = cfg.log.evalEpoch
+        self.evalEvery = cfg.log.evalEpoch    # 0 = only at the end
         self.saveEvery = cfg.log.saveEpoch
-        self.epoch, self.globalStep = 0, 0
-        self.stepInEpoch = 0          # batches already done in the current epoch (resume mid-epoch)
         self.stopRequested = False    # set by Ctrl-C / SIGTERM / SIGHUP: finish the step, save, exit
         self.stopSignal = signal.SIGINT
         self.abortNow = False         # set by a second signal: exit without saving
@@ -78,11 +82,12 @@ class SimCLRTrainer(BaseTrainer):
         self.threads, self.threadsWhy = apply_threads(cfg.general.threads, cfg.data.numWorkers)
         self.device = self.pick_device(cfg.general.device)
         self.init_precision()
-        self.setup()
-        check_one_image(self.model, self.trainSet, self.batchAugment, self.device, self.cfg.data.imgSize)
-        # Everything below is read and checked before the first byte is written (refusals leave no trace).
+        # Refusals that need no data come first (no download or decode for a run that cannot start);
+        # everything is read and checked before the first byte is written (refusals leave no trace).
         self.resumePath, ckpt = find_resume(resume, self.logDir, self.saveDir, self.device)
         self.restart = resume == "auto" and self.resumePath is None and run_exists(self.logDir, self.saveDir)
+        self.setup()
+        check_one_image(self.model, self.trainSet, self.batchAugment, self.device, self.cfg.data.imgSize)
         if self.resumePath is not None:
             self.load_checkpoint(self.resumePath, ckpt)
         self.complete = self.epoch >= self.epochs and self.stepInEpoch == 0
@@ -125,6 +130,17 @@ class SimCLRTrainer(BaseTrainer):
             dist.barrier()
 
     # ------------------------------------------------------------------ setup
+    epoch = counter("epoch")              # completed epochs
+    globalStep = counter("globalStep")    # optimizer steps so far
+    stepInEpoch = counter("stepInEpoch")  # batches already done in the current epoch (resume mid-epoch)
+
+    def setup(self) -> None:
+        """Build data, networks, losses and optimizers, in that order (the tutorial's four ``init_*``)."""
+        self.init_train_data()
+        self.init_networks()
+        self.init_losses()
+        self.init_optimizers()
+
     def init_precision(self) -> None:
         """Autocast dtype and grad scaler: bf16 or fp16 on CUDA, fp32 on CPU."""
         cuda = self.device.type == "cuda"
@@ -186,6 +202,8 @@ class SimCLRTrainer(BaseTrainer):
         self.scheduler, self.schedPerStep = config_value("optimizer", lambda: build_scheduler(
             o.scheduler, self.optimizer, o.schedPack, dict(o.schedKwargs), o.warmupEpochs, self.epochs,
             self.stepsPerEpoch))
+        self.state = TrainState(self.cfg, self.model, self.optimizer, self.scheduler, self.scaler,
+                                self.stepsPerEpoch)
         self.step = TrainStep(self.forwardModel, self.lossFn, self.optimizer, self.scaler, self.device,
                               self.batchAugment, self.scheduler if self.schedPerStep else None, self.useAmp,
                               self.ampDtype, self.channelsLast, self.worldSize)
@@ -288,6 +306,10 @@ class SimCLRTrainer(BaseTrainer):
                      self.optimizer.param_groups[0]["lr"], metrics["img_per_s"], elapsed)
         return metrics
 
+    def is_due(self, every: int) -> bool:
+        """Whether an every-N-epochs action is due after the epoch just completed (always after the last)."""
+        return self.epoch == self.epochs or (every > 0 and self.epoch % every == 0)
+
     def train(self) -> Dict[str, float]:
         """Train to ``train.epochs``.
 
@@ -307,7 +329,15 @@ class SimCLRTrainer(BaseTrainer):
         try:
             if self.globalStep == 0 and self.cfg.log.evalAtStart:  # the untrained baseline (not on resume)
                 self.evaluate()
-            return super().train()
+            metrics: Dict[str, float] = {}
+            while self.epoch < self.epochs:
+                metrics = dict(self.train_one_epoch())
+                self.epoch += 1
+                if self.is_due(self.evalEvery):
+                    metrics.update(self.evaluate())
+                if self.is_due(self.saveEvery):
+                    self.save_checkpoint()
+            return metrics
         except KeyboardInterrupt:
             if self.stopRequested and not self.abortNow and self.isMain:
                 self.save_checkpoint()
@@ -330,23 +360,19 @@ class SimCLRTrainer(BaseTrainer):
         """One dict with everything to resume (``train.state.save_state``); main process only."""
         try:
             if self.isMain:
-                path = save_state(self, self.saveDir)
+                path = save_state(self.state, self.saveDir)
                 log.info("checkpoint: %s (encoder: %s)", path, self.saveDir / "encoder.pt")
         finally:
             if not self.stopRequested:
                 self.barrier()
 
-    def load_checkpoint(self, path: Path, ckpt: Optional[dict] = None) -> None:
+    def load_checkpoint(self, path: Path, ckpt: dict) -> None:
         """Restore model, optimizer, scheduler, scaler, counters and RNG states (``train.state``).
 
         A checkpoint saved by a stop after the last step of an epoch (``_stepS`` with S = steps per
         epoch) resumes as the end of that epoch.
         """
-        ckpt = ckpt if ckpt is not None else load_checkpoint(path, self.device)
-        try:
-            self.epoch, self.globalStep, self.stepInEpoch = restore_state(self, ckpt, path)
-        except KeyError as err:
-            raise CheckpointError(f"checkpoint {path} lacks the field {err}") from err
+        restore_state(self.state, ckpt, path, sameRun=same_folder(path.parent, self.saveDir))
         if self.stepInEpoch == self.stepsPerEpoch:
             self.stepInEpoch = 0
             self.epoch += 1

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from train.state import capture_rng, restore_rng
+from core.nn.utils.runtime import capture_rng, restore_rng
 
 
 def draws():
@@ -94,27 +94,49 @@ def test_every_input_error_is_one_line_and_exit_2(monkeypatch, capsys, error):
 
 
 def test_resume_with_more_epochs_stretches_warmup_cosine_and_warns_for_torch_schedulers(caplog):
-    from types import SimpleNamespace
-
     from core.nn.optim import WarmupCosine
     from train.config import load_config
-    from train.state import follow_schedule
+    from train.state import TrainState, follow_schedule
 
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
     sched = WarmupCosine(opt, 0, 10)
     for _ in range(5):
         opt.step()
         sched.step()
-    cfg = load_config(None, ["optimizer.warmupEpochs", "0"])
-    trainer = SimpleNamespace(scheduler=sched, cfg=cfg, stepsPerEpoch=1, epochs=20)
-    follow_schedule(trainer, {"config": {"train": {"epochs": 10}}})
+    cfg = load_config(None, ["optimizer.warmupEpochs", "0", "train.epochs", "20"])
+    follow_schedule(TrainState(cfg, None, opt, sched, None, stepsPerEpoch=1), {"train": {"epochs": 10}})
     assert sched.totalSteps == 20 and opt.param_groups[0]["lr"] == pytest.approx(0.5 * (1 + np.cos(np.pi / 4)))
 
     step = torch.optim.lr_scheduler.StepLR(opt, step_size=3)
-    trainer = SimpleNamespace(scheduler=step, cfg=load_config(None, ["optimizer.scheduler", "StepLR"]),
-                              stepsPerEpoch=1, epochs=20)
-    follow_schedule(trainer, {"config": {"train": {"epochs": 10}}})
+    cfg = load_config(None, ["optimizer.scheduler", "StepLR", "train.epochs", "20"])
+    follow_schedule(TrainState(cfg, None, opt, step, None, stepsPerEpoch=1), {"train": {"epochs": 10}})
     assert "train.epochs changed from 10 to 20: optimizer.scheduler StepLR counts epochs" in caplog.text
+
+
+def test_restore_rng_refuses_a_state_it_did_not_make_and_changes_nothing():
+    state = capture_rng()
+    first = draws()
+    restore_rng(state)
+    for broken in ({**state, "torch": torch.zeros(3, dtype=torch.uint8)},      # a 3-byte torch state
+                   {**state, "numpy": state["numpy"][:2]}, {**state, "python": (3, (1, 2), None)}, {}):
+        with pytest.raises(ValueError, match="random generator states are not those of this project"):
+            restore_rng(broken)
+    assert draws() == first                         # the generators were not touched by the refusals
+
+
+def test_optimizer_buffers_of_another_shape_are_refused():
+    from train.state import check_optimizer_shapes
+
+    weight = torch.nn.Parameter(torch.ones(4, 3))
+    opt = torch.optim.SGD([weight], lr=0.1, momentum=0.9)
+    weight.grad = torch.ones(4, 3)
+    opt.step()
+    check_optimizer_shapes(opt)                     # its own buffers pass
+    state = opt.state_dict()
+    state["state"][0]["momentum_buffer"] = torch.zeros(5, 3)
+    opt.load_state_dict(state)                      # torch accepts it; the next step would fail
+    with pytest.raises(ValueError, match=r"'momentum_buffer' has shape \[5, 3\] for a parameter of shape \[4, 3\]"):
+        check_optimizer_shapes(opt)
 
 
 def test_the_loss_runs_in_float32_without_autocast_under_amp():
