@@ -3,7 +3,7 @@
 - ``RunEvaluator``: what the trainer logs before the first step and every
   ``log.evalEpoch`` (kNN top-1 of ``h``, the embedding projector, the t-SNE
   figure of a fixed stratified sample) and the view-pair image.
-- ``frozen_encoder_from_args`` / ``split_features``: the CLIs' encoder (from
+- ``encoder_from_args`` / ``split_features``: the CLIs' encoder (from
   ``--ckpt`` alone, a training checkpoint or an exported encoder; ``-l`` and
   ``--opts`` only override the config stored with it) and their features.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -24,13 +24,13 @@ from core.errors import CheckpointError
 from core.eval.features import extract_features
 from core.eval.knn import knn_top1
 from core.eval.subsets import stratified_order
-from core.nn.utils.checkpoint import read_checkpoint
+from core.nn.networks.export import encoder_from_checkpoint
+from core.nn.utils.checkpoint import Checkpoint, read_checkpoint
 from core.nn.utils.runtime import resolve_device, seed_everything
 from core.nn.utils.threads import apply_threads
 from train.augmentation import views_on_device
 from train.board_layout import add_projector
 from train.builders import build_model, config_value, dataset_from_config, make_loader
-from train.run_folder import run_folders
 
 log = logging.getLogger("simclr")
 
@@ -140,19 +140,26 @@ def log_view_pairs(writer, trainSet, batchAugment, count: int) -> None:
 
 
 # ---------------------------------------------------------------- the evaluation CLIs
-def load_eval_config(args):
-    """The config of an evaluation: the one stored with ``--ckpt``, then ``-l``, then ``--opts``.
+def load_eval_config(args, checkpoint: Optional[Checkpoint] = None):
+    """The config of an evaluation: the one stored with ``--ckpt`` (``checkpoint``, read once by the
+    caller), then ``-l``, then ``--opts``. The stored config passes the trainer's checks.
 
     Raises:
         ConfigError / CheckpointError: nothing to take the config from, or a bad file.
     """
     from train.config import ConfigError, load_config
 
-    stored = read_checkpoint(args.ckpt).config if args.ckpt else None
+    stored = checkpoint.config if checkpoint is not None else None
     if stored is None and not args.load:
         why = f"{args.ckpt} holds no config" if args.ckpt else "--random-init needs the experiment's YAML"
         raise ConfigError(f"give -l CONFIG: {why}")
-    return load_config(args.load, args.opts, base=without_foreign_paths(stored, args.ckpt) if stored else None)
+    base = without_foreign_paths(stored, args.ckpt) if stored else None
+    try:
+        return load_config(args.load, args.opts, base=base)
+    except ConfigError as err:
+        if base is not None and not args.load and not args.opts:
+            raise CheckpointError(f"--ckpt {args.ckpt}: its stored config is refused: {err}") from err
+        raise
 
 
 FOREIGN_PATHS = {"general": ("logsDir", "saveDir"), "data": ("rootPath", "testPath")}
@@ -183,17 +190,19 @@ def without_foreign_paths(stored: dict, ckpt: str) -> dict:
     return cleaned
 
 
-def build_encoder(cfg, ckpt: Optional[str], randomInit: bool) -> nn.Module:
-    """The frozen encoder (eval mode, no gradients): from ``ckpt``, or ``cfg.model`` at random init.
+def build_encoder(cfg, ckpt: Optional[str], randomInit: bool, checkpoint: Optional[Checkpoint] = None,
+                  frozen: bool = True) -> nn.Module:
+    """The encoder of ``ckpt`` (or of ``checkpoint``, already read), or ``cfg.model``'s at random init.
 
     The architecture comes from the checkpoint itself (``modelArgs`` or ``encoder.json``), so it
-    always fits its weights.
+    always fits its weights (``core.nn.networks.export.encoder_from_checkpoint``).
+
+    Args:
+        frozen: eval mode and no gradients (the linear probe, t-SNE); False for fine-tuning.
 
     Raises:
-        CheckpointError: neither ``ckpt`` nor ``randomInit``, or weights that cannot be loaded.
+        CheckpointError: neither ``ckpt`` nor ``randomInit``, or a file that cannot be used.
     """
-    from core.nn.networks import ResNet
-
     if not ckpt and not randomInit:
         raise CheckpointError("give --ckpt PATH (a checkpoint_epochNNNN.pt, an encoder.pt or its folder) "
                               "or --random-init")
@@ -201,22 +210,11 @@ def build_encoder(cfg, ckpt: Optional[str], randomInit: bool) -> nn.Module:
     if randomInit:
         encoder = build_model(cfg.model).encoder
     else:
-        checkpoint = read_checkpoint(ckpt)
-        if checkpoint.kind == "training":
-            model = build_model(None, checkpoint.modelArgs)
-            target, state = model, checkpoint.state["model"]
-            encoder = model.encoder
-        else:
-            encoder = ResNet(**checkpoint.modelArgs).build()
-            target, state = encoder, checkpoint.state
-        try:
-            target.load_state_dict(state)
-        except RuntimeError as err:
-            raise CheckpointError(f"--ckpt {ckpt!r}: the weights do not fit the stored model arguments: "
-                                  f"{str(err).splitlines()[0]}") from err
-    encoder.eval()
+        encoder = encoder_from_checkpoint(checkpoint if checkpoint is not None else read_checkpoint(ckpt))
+    if frozen:
+        encoder.eval()
     for param in encoder.parameters():
-        param.requires_grad_(False)
+        param.requires_grad_(not frozen)
     return encoder
 
 
@@ -247,17 +245,23 @@ def split_labels(cfg, split: str) -> Tensor:
     return labels
 
 
-def run_folder(cfg) -> Path:
-    """The run's log folder (where evaluation results are written): ``run_folders(cfg)``'s first."""
-    return run_folders(cfg)[0]
+class EvalSetup(NamedTuple):
+    """What an evaluation CLI starts from: the config, the device, the encoder (on it), the CPU threads."""
+
+    cfg: Any
+    device: torch.device
+    encoder: nn.Module
+    threads: int
 
 
-def frozen_encoder_from_args(args) -> Tuple[object, torch.device, nn.Module]:
-    """``(cfg, device, frozen encoder)`` from an evaluation CLI's ``--ckpt / -l / --opts / --random-init``.
+def encoder_from_args(args, frozen: bool = True) -> EvalSetup:
+    """The set-up of every evaluation CLI from ``--ckpt / -l / --opts / --random-init``; ``--ckpt`` is read once.
 
     Also sets PyTorch's CPU threads as the trainer does (``general.threads``).
     """
-    cfg = load_eval_config(args)
-    apply_threads(cfg.general.threads, cfg.data.numWorkers)
+    checkpoint = read_checkpoint(args.ckpt) if args.ckpt else None
+    cfg = load_eval_config(args, checkpoint)
+    threads, _ = apply_threads(cfg.general.threads, cfg.data.numWorkers)
     device = config_value("general.device", lambda: resolve_device(cfg.general.device))
-    return cfg, device, build_encoder(cfg, args.ckpt, args.random_init).to(device)
+    encoder = build_encoder(cfg, args.ckpt, args.random_init, checkpoint, frozen=frozen)
+    return EvalSetup(cfg, device, encoder.to(device), threads)

@@ -39,11 +39,11 @@ from core.errors import UserInputError  # noqa: E402
 from core.eval.accuracy import ranked_hits  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from core.nn.optim.schedulers import WarmupCosine  # noqa: E402
-from core.nn.utils.runtime import resolve_device, seed_everything  # noqa: E402
-from core.nn.utils.threads import apply_threads  # noqa: E402
-from train.builders import config_value, dataset_from_config, make_loader  # noqa: E402
+from core.nn.utils.runtime import seed_everything  # noqa: E402
+from train.builders import dataset_from_config, make_loader  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
-from train.evaluation import build_encoder, load_eval_config, run_folder, split_labels  # noqa: E402
+from train.evaluation import encoder_from_args, split_labels  # noqa: E402
+from train.run_folder import run_folders  # noqa: E402
 from train.results import labels_tag, result_stem, write_result  # noqa: E402
 
 
@@ -149,10 +149,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     progress = sys.stderr.isatty()
     try:
-        cfg = load_eval_config(args)
-        threads, _ = apply_threads(cfg.general.threads, cfg.data.numWorkers)
-        device = config_value("general.device", lambda: resolve_device(cfg.general.device))
-        encoder = build_encoder(cfg, args.ckpt, args.random_init)
+        cfg, device, encoder, threads = encoder_from_args(args, frozen=False)     # the whole network trains
         labels = split_labels(cfg, "memory").numpy()
         keep = labeled_subset(labels, args.labels_per_class, args.fraction)
         trainSet = Subset(dataset_from_config(cfg.data, "memory", finetune_transform(
@@ -161,8 +158,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UserInputError as err:
         return report_input_error(err, args)
     seed_everything(cfg.general.seed)
-    for param in encoder.parameters():
-        param.requires_grad_(True)
     classes = int(labels.max()) + 1
     model = Classifier(encoder, encoder.outChNo, classes).to(device)
     batch = min(args.batch, len(keep))
@@ -181,7 +176,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "final_train_loss": losses[-1], "threads": threads, "seconds": round(time.perf_counter() - start, 2),
     }
     stem = result_stem("finetune", args.ckpt, args.random_init, labels_tag(args.labels_per_class, args.fraction))
-    out = write_result(run_folder(cfg), "finetune", stem, result,
+    out = write_result(run_folders(cfg)[0], "finetune", stem, result,
                        {"top1": scores["top1"], "top5": scores["top5"]}, {"train_loss": losses})
     print(f"fine-tuned {result['encoder']} on {len(keep)} labeled {cfg.data.dataset} images "
           f"({args.epochs} epochs, batch {batch}, lr {lr:.4g}, {result['seconds']:.1f} s)")

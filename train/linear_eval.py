@@ -38,7 +38,8 @@ from core.eval.knn import knn_top1  # noqa: E402
 from core.eval.linear_probe import linear_probe  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
-from train.evaluation import frozen_encoder_from_args, run_folder, split_features  # noqa: E402
+from train.evaluation import encoder_from_args, split_features  # noqa: E402
+from train.run_folder import run_folders  # noqa: E402
 from train.results import labels_tag, result_stem, write_result  # noqa: E402
 
 PIXEL_TRAIN_MAX = 2000   # the raw-pixel baseline fits on at most this many labeled images (stratified)
@@ -61,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     progress = sys.stderr.isatty()
     try:
-        cfg, device, encoder = frozen_encoder_from_args(args)
+        cfg, device, encoder, _ = encoder_from_args(args)
         start = time.perf_counter()
         trainFeats, trainLabels = split_features(cfg, encoder, "memory", device, progress=progress)
         testFeats, testLabels = split_features(cfg, encoder, "test", device, progress=progress)
@@ -133,7 +134,7 @@ def write_results(cfg, args, result: dict) -> None:
     stem = result_stem("linear_eval", args.ckpt, args.random_init, labels_tag(args.labels_per_class))
     scalars = {key: result[key] for key in ("linear_top1", "linear_top5", "knn_top1", "pixels_linear_top1")
                if key in result}
-    out = write_result(run_folder(cfg), "linear_eval", stem, result, scalars)
+    out = write_result(run_folders(cfg)[0], "linear_eval", stem, result, scalars)
     print(f"results: {out}")
 
 

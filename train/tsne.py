@@ -21,7 +21,8 @@ if __package__ in (None, ""):
 from core.errors import UserInputError  # noqa: E402
 from core.eval.subsets import stratified_order  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
-from train.evaluation import frozen_encoder_from_args, run_folder, split_features, split_labels  # noqa: E402
+from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
+from train.run_folder import run_folders  # noqa: E402
 from train.results import encoder_name  # noqa: E402
 
 
@@ -59,9 +60,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"error: --out {args.out}: {problem}", file=sys.stderr)
             return 2
     try:
-        cfg, device, encoder = frozen_encoder_from_args(args)
+        cfg, device, encoder, _ = encoder_from_args(args)
         shown = stratified_order(split_labels(cfg, "test").numpy(), args.samples, cfg.general.seed)
-        out = Path(args.out) if args.out else run_folder(cfg) / f"tsne_{encoder_name(args.ckpt, args.random_init)}.png"
+        out = (Path(args.out) if args.out
+               else run_folders(cfg)[0] / f"tsne_{encoder_name(args.ckpt, args.random_init)}.png")
         if out.exists():
             raise UserInputError(f"{out} exists; choose --out (nothing is overwritten)")
         feats, labels = split_features(cfg, encoder, "test", device, shown, progress=sys.stderr.isatty())

@@ -8,13 +8,12 @@ iterative fit to a tolerance, not a closed form).
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict
 
 import numpy as np
 from torch import Tensor
 
 from core.eval.accuracy import ranked_hits
-from core.eval.subsets import few_labels
 
 
 FIT_CHUNK = 25  # L-BFGS iterations between two progress updates
@@ -54,14 +53,13 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, maxIter: int = 1000, seed: int = 
 
 
 def linear_probe(trainFeats: Tensor, trainLabels: Tensor, testFeats: Tensor, testLabels: Tensor,
-                 labelsPerClass: Optional[int] = None, maxIter: int = 1000, seed: int = 0,
-                 progress: bool = False) -> Dict[str, float]:
+                 maxIter: int = 1000, seed: int = 0, progress: bool = False) -> Dict[str, float]:
     """Fit logistic regression on standardized ``trainFeats``; top-1/top-5 on ``testFeats``.
 
     Args:
-        trainFeats, trainLabels: ``[N, D]`` features and ``[N]`` labels to fit on.
+        trainFeats, trainLabels: ``[N, D]`` features and ``[N]`` labels to fit on (for a few-label
+            probe, index them with ``core.eval.subsets.few_labels`` first).
         testFeats, testLabels: ``[M, D]`` and ``[M]`` to score.
-        labelsPerClass: keep only this many labeled training examples per class (few-label mode).
         progress: show a tqdm bar while fitting.
 
     Returns:
@@ -71,9 +69,6 @@ def linear_probe(trainFeats: Tensor, trainLabels: Tensor, testFeats: Tensor, tes
 
     xTrain, yTrain = trainFeats.double().numpy(), trainLabels.numpy()
     xTest, yTest = testFeats.double().numpy(), testLabels.numpy()
-    if labelsPerClass:
-        keep = few_labels(yTrain, labelsPerClass, seed)
-        xTrain, yTrain = xTrain[keep], yTrain[keep]
     scaler = StandardScaler().fit(xTrain)
     clf = fit_logistic(scaler.transform(xTrain), yTrain, maxIter, seed, progress)
     proba = clf.predict_proba(scaler.transform(xTest))

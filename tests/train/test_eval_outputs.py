@@ -62,10 +62,10 @@ def test_pixel_baseline_is_capped_stratified_and_timed(trained, capsys, monkeypa
     assert 0.1 < result["same_images_linear_top1"] <= 1 and "on those same images" in out
     from core.eval.linear_probe import linear_probe
     from core.eval.subsets import capped_subset
-    from train.evaluation import frozen_encoder_from_args, split_features
+    from train.evaluation import encoder_from_args, split_features
 
     args = linear_eval.get_args_parser().parse_args(["--ckpt", str(trained / "ckpt" / "tiny")])
-    cfg, device, encoder = frozen_encoder_from_args(args)
+    cfg, device, encoder, _ = encoder_from_args(args)
     feats, labels = split_features(cfg, encoder, "memory", device)
     test, testLabels = split_features(cfg, encoder, "test", device)
     trainIdx, testIdx = capped_subset(labels.numpy(), 50), capped_subset(testLabels.numpy(), 40)

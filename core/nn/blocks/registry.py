@@ -7,7 +7,9 @@ ones.
 """
 from __future__ import annotations
 
+import inspect
 import math
+import numbers
 from typing import Any, Dict, Optional
 
 from torch import nn
@@ -57,10 +59,8 @@ def make_norm(name: Optional[str], channels: int, kind: str = "conv",
     if name == "GroupNorm":
         # 32 groups (Wu & He, 2018) unless the channel count does not allow it.
         groups = kwargs.pop("num_groups", math.gcd(32, channels))
-        return nn.GroupNorm(groups, channels, **kwargs)
-    if name == "LayerNorm":
-        return nn.LayerNorm(channels, **kwargs)
-    return getattr(nn, name)(channels, **kwargs)
+        return construct(nn.GroupNorm, "normKwargs", kwargs, groups, channels)
+    return construct(getattr(nn, name), "normKwargs", kwargs, channels)
 
 
 def make_activation(name: Optional[str], **kwargs: Any) -> nn.Module:
@@ -73,7 +73,37 @@ def make_activation(name: Optional[str], **kwargs: Any) -> nn.Module:
         return nn.Identity()
     if name not in ACTIVATIONS:
         raise ValueError(f"activ={name!r} is not supported; accepted: {list(ACTIVATIONS)} or None")
-    return getattr(nn, name)(**kwargs)
+    return construct(getattr(nn, name), "activKwargs", kwargs)
+
+
+def construct(cls: type, argName: str, kwargs: Dict[str, Any], *args: Any) -> nn.Module:
+    """``cls(*args, **kwargs)`` after checking the keyword names and the types of numbers and flags.
+
+    Raises:
+        ValueError: an argument ``cls`` does not take, or a value of another type than its default
+            (``eps='x'``, ``inplace=1``), naming ``argName`` and the class.
+    """
+    parameters = inspect.signature(cls).parameters
+    unknown = sorted(set(kwargs) - set(parameters))
+    if unknown:
+        raise ValueError(f"{argName}: torch.nn.{cls.__name__} takes no argument(s) {unknown}; it takes "
+                         f"{[p for p in parameters if p not in ('device', 'dtype')]}")
+    for key, value in kwargs.items():
+        default = parameters[key].default
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, (int, float)):
+            ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+                  and (isinstance(default, float) or int(value) == value))
+        else:
+            ok = True
+        if not ok:
+            raise ValueError(f"{argName}: {key}={value!r} does not fit torch.nn.{cls.__name__} (expects a "
+                             f"{'finite number' if not isinstance(default, bool) else 'bool'} like {default!r})")
+    try:
+        return cls(*args, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{argName}={kwargs!r} do not fit torch.nn.{cls.__name__}: {err}") from err
 
 
 def check_layer_kwargs(kwargs: Optional[Dict[str, Any]], argName: str) -> Dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Optional, Union
 from core.nn.networks.resnet import ResNet
 from core.nn.networks.torchvision_export import (TORCHVISION_WEIGHTS, NotTorchvisionError, to_torchvision_state,
                                                  torchvision_layout)
-from core.nn.utils.checkpoint import (ENCODER_CONFIG, ENCODER_WEIGHTS, atomic_save, atomic_write_text,
+from core.nn.utils.checkpoint import (ENCODER_CONFIG, ENCODER_WEIGHTS, Checkpoint, atomic_save, atomic_write_text,
                                       read_checkpoint)
 
 
@@ -51,10 +51,33 @@ def load_encoder(path: Union[str, Path], map_location: str = "cpu") -> ResNet:
     if checkpoint.kind != "encoder":
         raise CheckpointError(f"{str(path)!r} is a training checkpoint; load_encoder reads an exported "
                               f"encoder ({ENCODER_WEIGHTS} with {ENCODER_CONFIG})")
-    encoder = ResNet(**checkpoint.modelArgs).build()
+    return encoder_from_checkpoint(checkpoint).eval()
+
+
+def encoder_from_checkpoint(checkpoint: Checkpoint) -> ResNet:
+    """The encoder a checkpoint already read holds, rebuilt from its stored arguments with its weights.
+
+    A training checkpoint gives its ``SimCLR``'s encoder, an exported one its ``ResNet``; either way
+    the stored arguments pass the same checks as a config's (widths at most ``MAX_WIDTH``, known
+    names) before anything is allocated.
+
+    Raises:
+        CheckpointError: arguments that are refused, or weights that do not fit them.
+    """
+    from core.errors import CheckpointError
+    from core.nn.networks.simclr import SimCLR
+
+    what = "modelArgs" if checkpoint.kind == "training" else ENCODER_CONFIG
     try:
+        if checkpoint.kind == "training":
+            model = SimCLR(**checkpoint.modelArgs).build()
+            model.load_state_dict(checkpoint.state["model"])
+            return model.encoder
+        encoder = ResNet(**checkpoint.modelArgs).build()
         encoder.load_state_dict(checkpoint.state)
+        return encoder
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{str(checkpoint.path)!r}: its {what} are refused: {err}") from err
     except RuntimeError as err:
-        raise CheckpointError(f"{str(checkpoint.path)!r} does not fit {ENCODER_CONFIG}: "
+        raise CheckpointError(f"{str(checkpoint.path)!r}: the weights do not fit its {what}: "
                               f"{str(err).splitlines()[0]}") from err
-    return encoder.eval()

@@ -42,10 +42,10 @@ class MLP(nn.Module, Configurable):
 
     def validate(self) -> None:
         """Reject values the builder cannot use."""
-        cfg = list(self.layerCfg or [])
-        if any(int(c) != c or c < 1 for c in cfg):
-            raise ValueError(f"layerCfg={self.layerCfg!r} must be a list of positive integers")
-        self.layerCfg = [int(c) for c in cfg]
+        if not isinstance(self.layerCfg, (list, tuple, type(None))):
+            raise ValueError(f"layerCfg={self.layerCfg!r} must be a list of hidden widths")
+        self.layerCfg = [positive_ints(**{f"layerCfg[{i}]": c})[f"layerCfg[{i}]"]
+                         for i, c in enumerate(self.layerCfg or [])]
         if self.dropRate is None:          # the original tutorial's config writes None for "no dropout"
             self.dropRate = 0.0
         if self.dropLayers is None:

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from core.nn.blocks import BasicBlock, ConvBlock
 from core.nn.blocks.registry import check_layer_kwargs, make_activation, make_norm
-from core.nn.utils.configurable import Configurable, positive_ints
+from core.nn.utils.configurable import MAX_WIDTH, Configurable, positive_ints
 
 # Residual blocks per stage for each supported architecture.
 ARCH_BLOCKS = {"18": (2, 2, 2, 2), "34": (3, 4, 6, 3)}
@@ -75,8 +75,9 @@ class ResNet(nn.Module, Configurable):
         self.strides = [int(s) for s in strides]
         if int(self.firstKernelSize) < 1 or int(self.firstKernelSize) % 2 == 0:
             raise ValueError(f"firstKernelSize={self.firstKernelSize!r} must be a positive odd integer")
-        if int(self.baseChNo) < 1:
-            raise ValueError(f"baseChNo={self.baseChNo!r} must be >= 1")
+        self.baseChNo = positive_ints(baseChNo=self.baseChNo)["baseChNo"]
+        if self.baseChNo * 8 > MAX_WIDTH:
+            raise ValueError(f"baseChNo={self.baseChNo} makes the last stage wider than {MAX_WIDTH} channels")
         self.normKwargs = check_layer_kwargs(self.normKwargs, "normKwargs")
         self.activKwargs = check_layer_kwargs(self.activKwargs, "activKwargs")
         make_norm(self.norm, int(self.baseChNo), "conv", **self.normKwargs)  # fail early on a bad name

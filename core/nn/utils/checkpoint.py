@@ -33,6 +33,7 @@ ENCODER_CONFIG = "encoder.json"
 RUN_CONFIG = "config.yaml"
 TRAINING_FIELDS = {"epoch": int, "globalStep": int, "stepInEpoch": int, "model": dict, "modelArgs": dict,
                    "config": dict, "optimizer": dict, "scheduler": (dict, type(None)), "scaler": (dict, type(None))}
+COUNTERS = ("epoch", "globalStep", "stepInEpoch")
 
 
 def checkpoint_name(epoch: int, stepInEpoch: int = 0) -> str:
@@ -163,8 +164,13 @@ def read_checkpoint(path: Union[str, Path], map_location: Any = "cpu") -> Checkp
         modelArgs = json.loads(spec.read_text())
         runConfig = path.with_name(RUN_CONFIG)
         config = yaml.safe_load(runConfig.read_text()) if runConfig.is_file() else None
-    except (OSError, ValueError, yaml.YAMLError) as err:
-        raise CheckpointError(f"{str(spec)!r} or its {RUN_CONFIG} cannot be read ({err})") from err
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as err:
+        raise CheckpointError(f"{str(spec)!r} or its {RUN_CONFIG} cannot be read "
+                              f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
+    if not isinstance(modelArgs, dict) or not all(isinstance(k, str) for k in modelArgs):
+        raise CheckpointError(f"{str(spec)!r} is a {type(modelArgs).__name__}, not a mapping of ResNet arguments")
+    if config is not None and not isinstance(config, dict):
+        raise CheckpointError(f"{str(runConfig)!r} is a {type(config).__name__}, not a mapping of config sections")
     return Checkpoint("encoder", path, state, modelArgs, config)
 
 
@@ -179,6 +185,9 @@ def _training(path: Path, state: dict) -> Checkpoint:
             allowed = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
             raise CheckpointError(f"{str(path)!r}: field {field!r} is a {type(state[field]).__name__}, not a "
                                   f"{allowed}")
+    for field in COUNTERS:
+        if state[field] < 0:
+            raise CheckpointError(f"{str(path)!r}: field {field!r} is {state[field]}; a counter is >= 0")
     return Checkpoint("training", path, state, dict(state["modelArgs"]), state["config"])
 
 

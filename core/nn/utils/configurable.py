@@ -9,6 +9,8 @@ attribute, so ``self.norm`` or ``self.archType`` read naturally in ``build()``.
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 from contextlib import contextmanager
 from typing import Any, ClassVar, Dict, Iterator
 
@@ -76,11 +78,18 @@ class Configurable:
         return {name: copy.deepcopy(getattr(self, name)) for name in self._hparamNames}
 
 
+MAX_WIDTH = 65536   # channels of one layer: ResNet-50's widest has 2048; 65536 x 65536 floats are 16 GiB
+
+
 def positive_ints(**values: Any) -> Dict[str, int]:
-    """``values`` as ints, or a ``ValueError`` naming the first one below 1 (e.g. ``inChNo=0``)."""
+    """``values`` as ints, or a ``ValueError`` naming the first that is not an integer in [1, ``MAX_WIDTH``].
+
+    Example: ``inChNo=0``, ``outChNo=1e12`` (4 TB of weights), ``baseChNo='32'`` are refused.
+    """
     out = {}
     for name, value in values.items():
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name}={value!r} must be an integer >= 1")
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+                or int(value) != value or not 1 <= value <= MAX_WIDTH):
+            raise ValueError(f"{name}={value!r} must be an integer in [1, {MAX_WIDTH}]")
         out[name] = int(value)
     return out

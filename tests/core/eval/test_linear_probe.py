@@ -25,6 +25,4 @@ def test_few_labels_picks_k_per_class():
     labels = np.repeat(np.arange(3), 10)
     picked = few_labels(labels, 4, seed=1)
     assert list(np.bincount(labels[picked])) == [4, 4, 4]
-    result = linear_probe(torch.randn(30, 4), torch.as_tensor(labels), torch.randn(9, 4),
-                          torch.as_tensor(labels[:9]), labelsPerClass=2)
-    assert result["train_size"] == 6
+    assert len(set(picked.tolist())) == 12 and np.array_equal(picked, few_labels(labels, 4, seed=1))
