@@ -46,7 +46,7 @@ _C.data = CN()
 _C.data.dataset = "CIFAR10"           # CIFAR10 | CIFAR100 | STL10 | ImageFolder | Digits
 _C.data.rootPath = "assets/datasets"  # download folder; for ImageFolder: the folder of your images
 _C.data.download = True               # let torchvision download CIFAR/STL archives when missing
-_C.data.imgSize = 32                  # side of the square views fed to the network
+_C.data.imgSize = 32                  # side of the square views fed to the network, or [H, W]
 _C.data.augBackend = "auto"           # auto (albumentations if available: faster) | torchvision | albumentations
 _C.data.jitterStrength = 0.5          # color distortion strength s (paper: 0.5 for CIFAR-10, 1.0 ImageNet)
 _C.data.minScale = 0.08               # smallest random-crop area fraction
@@ -109,12 +109,16 @@ def get_cfg_defaults() -> CN:
 
 # Keys whose string values YAML 1.1 turns into booleans when unquoted (blur: off -> False).
 ON_OFF_KEYS = ("data.blur",)
+# Keys that take an int or an [H, W] pair (the one imgSize rule of core.data.data_augmentation.image_size).
+SIZE_KEYS = ("data.imgSize",)
 
 
 def _coerce(value: Any, default: Any, key: str) -> Any:
     """Check ``value`` against the default's type; ints are accepted for floats."""
     if key in ON_OFF_KEYS and isinstance(value, bool):
         return "on" if value else "off"
+    if key in SIZE_KEYS and isinstance(value, (list, tuple)):
+        return list(value)    # [H, W]: checked with the int form in check_values
     if value is None and isinstance(default, str):
         return "None"   # --opts optimizer.scheduler None (literal_eval reads None) or YAML null
     if isinstance(default, CN):
@@ -135,6 +139,15 @@ def _coerce(value: Any, default: Any, key: str) -> Any:
 
 
 def _merge(cfg: CN, updates: dict, prefix: str = "") -> None:
+    """Merge ``updates`` into ``cfg``, checking every key and type (``_coerce``).
+
+    Why not yacs' own ``merge_from_other_cfg`` / ``merge_from_list`` (checked by
+    ``tests/train/test_config.py::test_why_the_merge_is_not_yacs_own``): both refuse an int where
+    the default is a float (``optimizer.lr: 1``), ``merge_from_list`` refuses new keys even under
+    ``new_allowed`` (``--opts model.kwargs.baseChNo 4``), and neither maps YAML 1.1's ``blur: off``
+    (read as False) back to ``'off'`` or ``None`` to ``'None'``; their errors are a ``KeyError`` or
+    a multi-line ``ValueError``. yacs still holds the defaults, ``clone`` and ``freeze``.
+    """
     for name, value in updates.items():
         key = f"{prefix}{name}"
         if name not in cfg:
@@ -274,7 +287,7 @@ def check_values(cfg: CN) -> None:
         ("train.epochs", cfg.train.epochs >= 1, ">= 1"),
         ("train.trainBatch", cfg.train.trainBatch >= 2, ">= 2 per process (a pair needs negatives)"),
         ("train.valBatch", cfg.train.valBatch >= 1, ">= 1"),
-        ("data.imgSize", cfg.data.imgSize >= 1, ">= 1"),
+        ("data.imgSize", size_ok(cfg.data.imgSize), "an integer >= 1 or an [H, W] pair of them"),
         ("data.numWorkers", cfg.data.numWorkers >= 0, ">= 0"),
         ("general.threads", cfg.general.threads >= 0, ">= 0 (0 = auto)"),
         ("data.testPath", not cfg.data.testPath or cfg.data.dataset == "ImageFolder",
@@ -301,6 +314,12 @@ def check_values(cfg: CN) -> None:
         if not ok:
             section, name = key.split(".")
             raise ConfigError(f"{key}={cfg[section][name]!r} is invalid; it must be {allowed}")
+
+
+def size_ok(value: Any) -> bool:
+    """An int >= 1 or a pair of them (``data.imgSize``)."""
+    values = value if isinstance(value, list) and len(value) == 2 else [value]
+    return all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
 
 
 def to_plain(cfg: CN) -> dict:

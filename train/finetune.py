@@ -34,7 +34,7 @@ from torch.utils.data import Subset  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform  # noqa: E402
+from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, image_size  # noqa: E402
 from core.errors import UserInputError  # noqa: E402
 from core.eval.accuracy import ranked_hits  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
@@ -78,11 +78,11 @@ def check_args(args) -> Optional[str]:
     return None
 
 
-def finetune_transform(imgSize: int, minScale: float, flip: bool) -> v2.Compose:
+def finetune_transform(imgSize, minScale: float, flip: bool) -> v2.Compose:
     """Light augmentation of fine-tuning: random resized crop (+ horizontal flip), normalized like evaluation."""
     return v2.Compose([
         v2.ToImage(),
-        v2.RandomResizedCrop((imgSize, imgSize), scale=(minScale, 1.0), antialias=True),
+        v2.RandomResizedCrop(image_size(imgSize), scale=(minScale, 1.0), antialias=True),
         v2.RandomHorizontalFlip(0.5 if flip else 0.0),
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +36,7 @@ from torch import Tensor
 from torchvision.transforms import v2
 
 from core.data.data_augmentation import (BLUR_MIN_SIZE, IMAGENET_MEAN, IMAGENET_STD, ImageLike,
-                                         blur_kernel_size, check_recipe, to_rgb_tensor)
+                                         blur_kernel_size, check_recipe, image_size, to_rgb_tensor)
 
 CROP_TRIES = 10
 RATIO = (3.0 / 4.0, 4.0 / 3.0)
@@ -44,23 +44,22 @@ GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R 601-2 luma, as torchvision and PIL
 
 
 class LoadTransform:
-    """Dataset side of batched augmentation: ``image -> [3, size, size]`` uint8 tensor.
+    """Dataset side of batched augmentation: ``image -> [3, H, W]`` uint8 tensor.
 
-    Images already ``size x size`` pass unchanged; others are resized (shorter
-    side to ``size``) and center-cropped, so that a batch stacks into one tensor.
+    ``size`` is an int (square) or ``(H, W)``, as ``imgSize`` everywhere. Images already that
+    size pass unchanged; others are resized (shorter side to the longer of H and W) and
+    center-cropped, so that a batch stacks into one tensor.
     """
 
-    def __init__(self, size: int):
-        if int(size) != size or size < 1:
-            raise ValueError(f"size={size!r} must be a positive integer")
-        self.size = int(size)
-        self.resize = v2.Compose([v2.Resize(self.size, antialias=True), v2.CenterCrop(self.size)])
+    def __init__(self, size: Union[int, Sequence[int]]):
+        self.size = image_size(size)
+        self.resize = v2.Compose([v2.Resize(max(self.size), antialias=True), v2.CenterCrop(self.size)])
 
     def __call__(self, image: ImageLike) -> Tensor:
-        if isinstance(image, Image.Image) and image.size != (self.size, self.size):
+        if isinstance(image, Image.Image) and image.size != self.size[::-1]:
             image = self.resize(image.convert("RGB"))
         tensor = to_rgb_tensor(image)                                       # [3, H, W] uint8
-        if tensor.shape[1:] != (self.size, self.size):
+        if tuple(tensor.shape[1:]) != self.size:
             tensor = self.resize(tensor)
         return tensor.contiguous()
 
@@ -72,7 +71,7 @@ class BatchImageTransforms:
     """One SimCLR view of every image of a uint8 batch; call it twice for two views.
 
     Args:
-        imgSize: side of the square output views, in pixels.
+        imgSize: side of the square output views, in pixels, or their ``(H, W)``.
         jitterStrength: color distortion strength s.
         minScale: smallest crop area, as a fraction of the image.
         blur: Gaussian blur on/off; ``None`` turns it on for ``imgSize >= 64``.
@@ -86,11 +85,12 @@ class BatchImageTransforms:
     def __init__(self, imgSize: int, jitterStrength: float = 1.0, minScale: float = 0.08,
                  blur: Optional[bool] = None):
         check_recipe(imgSize, jitterStrength, minScale)
-        self.imgSize = int(imgSize)
+        self.size = image_size(imgSize)                       # (H, W)
+        self.imgSize = self.size[0] if self.size[0] == self.size[1] else self.size
         self.jitterStrength = float(jitterStrength)
         self.minScale = float(minScale)
-        self.blur = self.imgSize >= BLUR_MIN_SIZE if blur is None else bool(blur)
-        self.kernelSize = blur_kernel_size(self.imgSize)
+        self.blur = min(self.size) >= BLUR_MIN_SIZE if blur is None else bool(blur)
+        self.kernelSize = blur_kernel_size(self.size)
 
     def __call__(self, images: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
         """``images`` ``[B, 3, H, W]`` uint8 (any device) -> one view ``[B, 3, imgSize, imgSize]`` float32."""
@@ -166,7 +166,7 @@ class BatchImageTransforms:
     def apply(self, images: Tensor, params: Dict[str, Tensor]) -> Tensor:
         """The view of ``images`` (``[B, 3, H, W]`` uint8) under ``params`` from ``sample_params``."""
         device = images.device
-        x = crop_resize_flip(images.float().div_(255), params["box"], params["flip"], self.imgSize)
+        x = crop_resize_flip(images.float().div_(255), params["box"], params["flip"], self.size)
         jitter = params["jitter"].to(device, non_blocking=True)
         ops = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
         for position in range(4):
@@ -207,8 +207,8 @@ def jitter_changes(jitter: Tensor, op: int) -> Tensor:
     return jitter[:, op] != (0.0 if op == 3 else 1.0)
 
 
-def crop_resize_flip(x: Tensor, box: Tensor, flip: Tensor, size: int) -> Tensor:
-    """Crop ``box`` ``[B, 4]`` (top, left, h, w) of each image, resize to ``size`` (bilinear), flip where asked.
+def crop_resize_flip(x: Tensor, box: Tensor, flip: Tensor, size: Tuple[int, int]) -> Tensor:
+    """Crop ``box`` ``[B, 4]`` (top, left, h, w) of each image, resize to ``size`` ``(H, W)`` (bilinear), flip.
 
     Output pixel centers map to input pixel centers exactly as a crop followed
     by a bilinear resize does (``align_corners=False``).
@@ -222,7 +222,7 @@ def crop_resize_flip(x: Tensor, box: Tensor, flip: Tensor, size: int) -> Tensor:
     theta[:, 1, 1] = h / height
     theta[:, 1, 2] = (2 * top + h) / height - 1
     theta = theta.to(device=x.device, dtype=x.dtype, non_blocking=True)
-    grid = F.affine_grid(theta, [x.shape[0], x.shape[1], size, size], align_corners=False)
+    grid = F.affine_grid(theta, [x.shape[0], x.shape[1], *size], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 

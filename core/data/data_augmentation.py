@@ -272,15 +272,14 @@ class AlbumentationsView:
 class EvalTransform:
     """Deterministic transform for evaluation: resize, to float, normalize.
 
-    ``image -> [3, imgSize, imgSize]`` float32, no augmentation.
+    ``image -> [3, H, W]`` float32, no augmentation; ``imgSize`` is an int (square) or ``(H, W)``.
     """
 
-    def __init__(self, imgSize: int):
-        if int(imgSize) != imgSize or imgSize < 1:
-            raise ValueError(f"imgSize={imgSize!r} must be a positive integer")
-        self.imgSize = int(imgSize)
+    def __init__(self, imgSize: Union[int, Sequence[int]]):
+        self.size = image_size(imgSize)
+        self.imgSize = imgSize
         self.pipeline = v2.Compose([
-            v2.Resize((self.imgSize, self.imgSize), antialias=True),
+            v2.Resize(self.size, antialias=True),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
         ])

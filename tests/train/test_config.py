@@ -133,3 +133,17 @@ def test_binary_files_and_folders_are_named(tmp_path):
 def test_values_checked_up_front(opts, match):
     with pytest.raises(ConfigError, match=match):
         load_config(None, opts)
+
+
+def test_why_the_merge_is_not_yacs_own():
+    """The reason written in ``train.config._merge``: yacs' merge refuses what this project's accepts."""
+    from yacs.config import CfgNode
+
+    cfg = get_cfg_defaults()
+    with pytest.raises(ValueError, match="Type mismatch"):                       # an int for a float
+        cfg.merge_from_other_cfg(CfgNode({"optimizer": {"lr": 1}}))
+    with pytest.raises((AssertionError, KeyError)):                              # new_allowed is ignored
+        get_cfg_defaults().merge_from_list(["model.kwargs.baseChNo", "4"])
+    ours = load_config(None, ["optimizer.lr", "1", "model.kwargs.baseChNo", "4", "data.blur", "False"])
+    assert ours.optimizer.lr == 1.0 and isinstance(ours.optimizer.lr, float)
+    assert ours.model.kwargs.baseChNo == 4 and ours.data.blur == "off"
