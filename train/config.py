@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import math
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
@@ -96,6 +97,7 @@ _C.log.imagePairs = 8                 # augmented view pairs shown at the start 
 
 
 MAX_NAME_BYTES = 200  # file systems allow 255 per name
+MIN_IMG_SIZE = 2      # albumentations' recipe fails on 1x1 views about one call in three
 
 
 class ConfigError(UserInputError):
@@ -173,6 +175,8 @@ class UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = {}
         for keyNode, _ in node.value:
+            if keyNode.tag == "tag:yaml.org,2002:merge":
+                continue          # "<<: *defaults": merged by the safe loader, its keys may be overridden here
             key = self.construct_object(keyNode, deep=deep)
             line = keyNode.start_mark.line + 1
             if key in seen:
@@ -234,6 +238,8 @@ def read_yaml(path: str) -> dict:
             data = loader.get_single_data()
         finally:
             loader.dispose()
+    except RecursionError as err:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -282,12 +288,14 @@ def load_config(path: Optional[str] = None, opts: Sequence[str] = (), base: Opti
 
 
 def check_values(cfg: CN) -> None:
-    """Value checks that types alone cannot express."""
+    """Value checks that types alone cannot express (every float finite, every text printable)."""
+    check_finite_and_printable(cfg)
     checks: List[tuple] = [
         ("train.epochs", cfg.train.epochs >= 1, ">= 1"),
         ("train.trainBatch", cfg.train.trainBatch >= 2, ">= 2 per process (a pair needs negatives)"),
         ("train.valBatch", cfg.train.valBatch >= 1, ">= 1"),
-        ("data.imgSize", size_ok(cfg.data.imgSize), "an integer >= 1 or an [H, W] pair of them"),
+        ("data.imgSize", size_ok(cfg.data.imgSize), f"an integer >= {MIN_IMG_SIZE} or an [H, W] pair of them (a "
+         "1-pixel view has nothing to crop)"),
         ("data.numWorkers", cfg.data.numWorkers >= 0, ">= 0"),
         ("general.threads", cfg.general.threads >= 0, ">= 0 (0 = auto)"),
         ("data.testPath", not cfg.data.testPath or cfg.data.dataset == "ImageFolder",
@@ -307,8 +315,9 @@ def check_values(cfg: CN) -> None:
         ("general.name", len(cfg.general.name.encode()) <= MAX_NAME_BYTES,
          f"at most {MAX_NAME_BYTES} bytes (a folder name, with room for the file names inside)"),
         ("log.saveEpoch", cfg.log.saveEpoch >= 0, ">= 0 (0 = only at the end)"),
-        ("general.name", bool(cfg.general.name) and "/" not in cfg.general.name
-         and cfg.general.name not in (".", ".."), "a non-empty folder name without '/'"),
+        ("general.name", bool(cfg.general.name.strip()) and "/" not in cfg.general.name
+         and cfg.general.name not in (".", "..") and cfg.general.name == cfg.general.name.strip(),
+         "a folder name: not blank, no '/', no leading or trailing spaces"),
     ]
     for key, ok, allowed in checks:
         if not ok:
@@ -316,10 +325,28 @@ def check_values(cfg: CN) -> None:
             raise ConfigError(f"{key}={cfg[section][name]!r} is invalid; it must be {allowed}")
 
 
+def check_finite_and_printable(node: Any, key: str = "") -> None:
+    """Refuse ``inf``/``nan`` anywhere and text with control characters (NUL, newline) in any value.
+
+    Raises:
+        ConfigError: naming the key.
+    """
+    if isinstance(node, dict):
+        for name, value in node.items():
+            check_finite_and_printable(value, f"{key}.{name}" if key else str(name))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            check_finite_and_printable(value, f"{key}[{i}]")
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"{key}={node!r} is invalid; it must be a finite number")
+    elif isinstance(node, str) and not node.isprintable():
+        raise ConfigError(f"{key}={node!r} is invalid; text may not hold control characters (NUL, newline, tab)")
+
+
 def size_ok(value: Any) -> bool:
-    """An int >= 1 or a pair of them (``data.imgSize``)."""
+    """An int >= ``MIN_IMG_SIZE`` or a pair of them (``data.imgSize``)."""
     values = value if isinstance(value, list) and len(value) == 2 else [value]
-    return all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)
+    return all(isinstance(v, int) and not isinstance(v, bool) and v >= MIN_IMG_SIZE for v in values)
 
 
 def to_plain(cfg: CN) -> dict:

@@ -1,6 +1,10 @@
 """Optimizers and schedulers by name, from the config's ``optimizer`` section."""
 from __future__ import annotations
 
+import inspect
+import math
+import numbers
+
 import torch
 from torch.optim import Optimizer
 
@@ -51,6 +55,7 @@ def build_scheduler(name: str, optimizer: Optimizer, schedPack: str, schedKwargs
         return warmup_cosine(optimizer, warmupEpochs * stepsPerEpoch, epochs * stepsPerEpoch), True
     if name in TORCH_SCHEDULERS:
         cls = getattr(torch.optim.lr_scheduler, name)
+        check_sched_kwargs(cls, dict(schedKwargs))
         try:
             # A rehearsal on a throwaway optimizer: values that construct but fail when stepped (a
             # string where a number belongs) fail here, not after the first epoch.
@@ -64,3 +69,33 @@ def build_scheduler(name: str, optimizer: Optimizer, schedPack: str, schedKwargs
             raise ValueError(f"optimizer.schedKwargs={dict(schedKwargs)} do not fit {name}: {err}") from err
     raise ValueError(f"optimizer.scheduler={name!r} is not supported; accepted: "
                      f"{list(OWN_SCHEDULERS + TORCH_SCHEDULERS)}")
+
+
+def check_sched_kwargs(cls: type, kwargs: dict) -> None:
+    """Each value of ``optimizer.schedKwargs`` has a type the scheduler can use.
+
+    Numbers are finite, lists hold numbers (``milestones``), text only where the scheduler's
+    default is text (``mode``). ``MultiStepLR(milestones='abc')`` would construct and silently
+    never decay.
+
+    Raises:
+        ValueError: naming the key, the value and the scheduler.
+    """
+    parameters = inspect.signature(cls).parameters
+
+    def number(value) -> bool:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+    for key, value in kwargs.items():
+        default = parameters[key].default if key in parameters else None
+        if isinstance(value, str):
+            ok = isinstance(default, str)
+        elif isinstance(value, (list, tuple)):
+            ok = all(number(v) for v in value)
+        elif isinstance(value, bool):
+            ok = isinstance(default, bool)
+        else:
+            ok = number(value)
+        if not ok:
+            raise ValueError(f"optimizer.schedKwargs: {key}={value!r} does not fit {cls.__name__} (numbers, lists "
+                             "of numbers, or text where the scheduler takes text)")

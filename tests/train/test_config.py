@@ -147,3 +147,14 @@ def test_why_the_merge_is_not_yacs_own():
     ours = load_config(None, ["optimizer.lr", "1", "model.kwargs.baseChNo", "4", "data.blur", "False"])
     assert ours.optimizer.lr == 1.0 and isinstance(ours.optimizer.lr, float)
     assert ours.model.kwargs.baseChNo == 4 and ours.data.blur == "off"
+
+
+def test_yaml_merge_keys_are_supported_and_deep_nesting_refused(tmp_path):
+    merged = tmp_path / "merge.yaml"
+    merged.write_text("train:\n  <<: {epochs: 3, trainBatch: 8}\n  epochs: 5\n")      # the own key wins
+    cfg = load_config(str(merged))
+    assert (cfg.train.epochs, cfg.train.trainBatch) == (5, 8)
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("train:\n  epochs: " + "[" * 1000 + "]" * 1000 + "\n")
+    with pytest.raises(ConfigError, match="nested too deeply to be a config"):
+        load_config(str(deep))

@@ -144,22 +144,6 @@ def test_files_get_one_mode(finished):
         {(p.name, mode) for p in (saveDir / "encoder.pt", *list_checkpoints(saveDir))}
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["optimizer.scheduler", "StepLR", "optimizer.schedKwargs", "{'step_size': 'a'}"],
-     "optimizer.schedKwargs={'step_size': 'a'} do not fit StepLR"),
-    (["data.imgSize", "1", "model.kwargs.encoderStrides", "[2, 2, 2, 2, 2, 2]"],
-     "data.imgSize=1: a training image could not go through"),
-    (["general.saveDir", "{tmp}/afile/ckpt"], "cannot create {tmp}/afile/ckpt"),
-])
-def test_more_bad_input_is_one_line_before_anything_is_written(tmp_path, extra, message, main):
-    (tmp_path / "afile").write_text("a file, not a folder")
-    extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
-    code, _, err = main(tmp_path, "bad", *extra)
-    assert code == 2 and err.startswith("error: " + message.replace("{tmp}", str(tmp_path))), err
-    assert len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "logs").exists() and not (tmp_path / "ckpt").exists()
-
-
 def test_resume_from_a_directory_is_named(tmp_path, main):
     code, _, err = main(tmp_path, "d", resume=str(tmp_path))
     assert code == 2 and "is a directory" in err
