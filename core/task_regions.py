@@ -20,9 +20,9 @@ Three users share this module:
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import importlib.util
+import importlib.abc  # noqa: SIM104 (the tests' loader of the task files)
+import importlib.machinery  # noqa: SIM104 (the tests' loader of the task files)
+import importlib.util  # noqa: SIM104 (the tests' loader of the task files)
 import re
 import sys
 import textwrap

@@ -34,6 +34,8 @@ SKIP_PARTS = {".git", "__pycache__", ".pytest_cache", ".venv", ".venv-ci", "venv
 SKIP_PREFIXES = ("assets/logs", "assets/checkpoints", "assets/datasets",
                  # the generator and its tests are the instructor's, not the student's
                  "core/starter/", "tests/core/starter/", "tests/test_docs.py",
+                 # the project's own lint rules are checked in the project (the plugin itself travels)
+                 "tests/test_lint_rules.py",
                  # the benchmarks hold working recipes and losses (reference implementations to time)
                  "benchmarks/", ".ci/",
                  # pages for instructors and practitioners; the task pages (docs/tasks.md) do travel
