@@ -50,7 +50,7 @@ def dataset_from_config(data, split: str, transform: Optional[Callable] = None) 
 
     return config_value("data", lambda: build_dataset(
         data.dataset, split, root=data.rootPath, transform=transform, download=data.download,
-        valFraction=data.valFraction, seed=0, testRoot=data.testPath or None))
+        valFraction=data.valFraction, seed=0, testRoot=data.testPath or None, maxPixels=data.maxPixels))
 
 
 def make_loader(dataset: Dataset, batchSize: int, workers: int, device: torch.device,

@@ -34,7 +34,8 @@ _C.general.amp = True                 # CUDA only: autocast (bf16 where supporte
 _C.general.channelsLast = True        # CUDA only: channels_last memory format for the convolutions
 _C.general.compile = False            # torch.compile the model (PyTorch 2; slow first steps)
 _C.general.threads = 0                # CPU threads of PyTorch per process; 0 = auto (OMP_NUM_THREADS, else the
-#                                       cores per process less the DataLoader workers' share); 1 on a busy machine
+#                                       cores per process less the DataLoader workers' share, never more than the
+#                                       cores other processes leave free, re-decided every 2 s); N fixes it
 
 # ---------------------------------------------------------------- train
 _C.train = CN()
@@ -56,6 +57,7 @@ _C.data.valFraction = 0.2             # ImageFolder/Digits: fraction held out fo
 _C.data.testPath = ""                 # ImageFolder: a separate test folder (same class subfolders); then all of
 #                                       rootPath trains and is the kNN bank, and evaluation uses this folder
 _C.data.numWorkers = 4                # DataLoader worker processes (0 = load in the main process)
+_C.data.maxPixels = 40_000_000        # ImageFolder: images of more pixels are skipped with a warning naming them
 _C.data.augDevice = "cpu"             # cpu: augment each image in the workers | cuda: whole batches on the GPU
 
 # ---------------------------------------------------------------- model
@@ -297,6 +299,7 @@ def check_values(cfg: CN) -> None:
         ("data.imgSize", size_ok(cfg.data.imgSize), f"an integer >= {MIN_IMG_SIZE} or an [H, W] pair of them (a "
          "1-pixel view has nothing to crop)"),
         ("data.numWorkers", cfg.data.numWorkers >= 0, ">= 0"),
+        ("data.maxPixels", cfg.data.maxPixels >= 1, ">= 1"),
         ("general.threads", cfg.general.threads >= 0, ">= 0 (0 = auto)"),
         ("data.testPath", not cfg.data.testPath or cfg.data.dataset == "ImageFolder",
          "empty unless data.dataset is ImageFolder (the other datasets bring their own test split)"),

@@ -154,12 +154,12 @@ def load_eval_config(args, checkpoint: Optional[Checkpoint] = None):
         why = f"{args.ckpt} holds no config" if args.ckpt else "--random-init needs the experiment's YAML"
         raise ConfigError(f"give -l CONFIG: {why}")
     base = without_foreign_paths(stored, args.ckpt) if stored else None
-    try:
-        return load_config(args.load, args.opts, base=base)
-    except ConfigError as err:
-        if base is not None and not args.load and not args.opts:
+    if base is not None:
+        try:
+            load_config(base=base)              # the stored config alone passes the trainer's checks
+        except ConfigError as err:
             raise CheckpointError(f"--ckpt {args.ckpt}: its stored config is refused: {err}") from err
-        raise
+    return load_config(args.load, args.opts, base=base)
 
 
 FOREIGN_PATHS = {"general": ("logsDir", "saveDir"), "data": ("rootPath", "testPath")}
@@ -246,12 +246,14 @@ def split_labels(cfg, split: str) -> Tensor:
 
 
 class EvalSetup(NamedTuple):
-    """What an evaluation CLI starts from: the config, the device, the encoder (on it), the CPU threads."""
+    """What an evaluation CLI starts from: the config, the device, the encoder (on it), the CPU threads and
+    the ``ThreadGovernor`` that follows the free cores (None when the threads are fixed)."""
 
     cfg: Any
     device: torch.device
     encoder: nn.Module
     threads: int
+    governor: Any
 
 
 def encoder_from_args(args, frozen: bool = True) -> EvalSetup:
@@ -261,7 +263,7 @@ def encoder_from_args(args, frozen: bool = True) -> EvalSetup:
     """
     checkpoint = read_checkpoint(args.ckpt) if args.ckpt else None
     cfg = load_eval_config(args, checkpoint)
-    threads, _ = apply_threads(cfg.general.threads, cfg.data.numWorkers)
+    threads, _, governor = apply_threads(cfg.general.threads, cfg.data.numWorkers, follow=True)
     device = config_value("general.device", lambda: resolve_device(cfg.general.device))
     encoder = build_encoder(cfg, args.ckpt, args.random_init, checkpoint, frozen=frozen)
-    return EvalSetup(cfg, device, encoder.to(device), threads)
+    return EvalSetup(cfg, device, encoder.to(device), threads, governor)

@@ -40,11 +40,11 @@ from core.eval.accuracy import ranked_hits  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from core.nn.optim.schedulers import WarmupCosine  # noqa: E402
 from core.nn.utils.runtime import seed_everything  # noqa: E402
-from train.builders import dataset_from_config, make_loader  # noqa: E402
+from train.builders import config_value, dataset_from_config, make_loader  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
 from train.evaluation import encoder_from_args, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
-from train.results import labels_tag, result_stem, write_result  # noqa: E402
+from train.results import check_result_paths, labels_tag, result_stem, write_result  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -120,8 +120,12 @@ def accuracy(model: nn.Module, loader, device: torch.device) -> dict:
     return {"top1": top1 / max(total, 1), "top5": top5 / max(total, 1)}
 
 
-def finetune(model: nn.Module, loader, device: torch.device, epochs: int, lr: float, progress: bool) -> List[float]:
-    """SGD (Nesterov, momentum 0.9, no weight decay), cosine decay per step; returns each epoch's mean loss."""
+def finetune(model: nn.Module, loader, device: torch.device, epochs: int, lr: float, progress: bool,
+             governor=None) -> List[float]:
+    """SGD (Nesterov, momentum 0.9, no weight decay), cosine decay per step; returns each epoch's mean loss.
+
+    ``governor`` (``core.nn.utils.threads.ThreadGovernor``) re-decides the CPU threads between steps.
+    """
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=0.0)
     total = epochs * len(loader)
     scheduler = WarmupCosine(optimizer, warmupSteps=0, totalSteps=total)       # the pretraining's schedule
@@ -136,6 +140,8 @@ def finetune(model: nn.Module, loader, device: torch.device, epochs: int, lr: fl
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if governor is not None:
+                governor.update()
             running, steps = running + float(loss.detach()), steps + 1
         losses.append(running / max(steps, 1))
     return losses
@@ -149,9 +155,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     progress = sys.stderr.isatty()
     try:
-        cfg, device, encoder, threads = encoder_from_args(args, frozen=False)     # the whole network trains
+        cfg, device, encoder, threads, governor = encoder_from_args(args, frozen=False)   # the whole network trains
+        stem = result_stem("finetune", args.ckpt, args.random_init, labels_tag(args.labels_per_class, args.fraction))
+        check_result_paths(run_folders(cfg)[0], "finetune", stem)
         labels = split_labels(cfg, "memory").numpy()
-        keep = labeled_subset(labels, args.labels_per_class, args.fraction)
+        keep = config_value("--labels-per-class", lambda: labeled_subset(labels, args.labels_per_class,
+                                                                         args.fraction))
         trainSet = Subset(dataset_from_config(cfg.data, "memory", finetune_transform(
             cfg.data.imgSize, args.min_scale, not args.no_flip)), keep.tolist())
         testSet = dataset_from_config(cfg.data, "test", EvalTransform(cfg.data.imgSize))
@@ -166,16 +175,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     loader = make_loader(trainSet, batch, cfg.data.numWorkers, device, generator=generator, shuffle=True,
                          dropLast=len(keep) > batch)
     start = time.perf_counter()
-    losses = finetune(model, loader, device, args.epochs, lr, progress)
+    losses = finetune(model, loader, device, args.epochs, lr, progress, governor)
     scores = accuracy(model, make_loader(testSet, cfg.train.valBatch, cfg.data.numWorkers, device), device)
     result = {
         "encoder": "random-init" if args.random_init else str(args.ckpt), "dataset": cfg.data.dataset,
         "labels_per_class": args.labels_per_class, "fraction": args.fraction, "labeled_size": len(keep),
         "test_size": len(testSet), "epochs": args.epochs, "batch": batch, "lr": lr, "min_scale": args.min_scale,
         "flip": not args.no_flip, "finetune_top1": scores["top1"], "finetune_top5": scores["top5"],
-        "final_train_loss": losses[-1], "threads": threads, "seconds": round(time.perf_counter() - start, 2),
+        "final_train_loss": losses[-1], "threads": governor.threads if governor is not None else threads,
+        "seconds": round(time.perf_counter() - start, 2),
     }
-    stem = result_stem("finetune", args.ckpt, args.random_init, labels_tag(args.labels_per_class, args.fraction))
     out = write_result(run_folders(cfg)[0], "finetune", stem, result,
                        {"top1": scores["top1"], "top5": scores["top5"]}, {"train_loss": losses})
     print(f"fine-tuned {result['encoder']} on {len(keep)} labeled {cfg.data.dataset} images "

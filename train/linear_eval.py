@@ -38,9 +38,10 @@ from core.eval.knn import knn_top1  # noqa: E402
 from core.eval.linear_probe import linear_probe  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
-from train.evaluation import encoder_from_args, split_features  # noqa: E402
+from train.builders import config_value  # noqa: E402
+from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
-from train.results import labels_tag, result_stem, write_result  # noqa: E402
+from train.results import check_result_paths, labels_tag, result_stem, write_result  # noqa: E402
 
 PIXEL_TRAIN_MAX = 2000   # the raw-pixel baseline fits on at most this many labeled images (stratified)
 PIXEL_TEST_MAX = 5000    # ... and is scored on at most this many test images (stratified)
@@ -62,15 +63,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     progress = sys.stderr.isatty()
     try:
-        cfg, device, encoder, _ = encoder_from_args(args)
+        cfg, device, encoder, _, _ = encoder_from_args(args)
+        labeled = None
+        if args.labels_per_class:   # the probe and the kNN both see only these labels
+            labeled = config_value("--labels-per-class", lambda: few_labels(
+                split_labels(cfg, "memory").numpy(), args.labels_per_class, seed=0))
+        check_result_paths(run_folders(cfg)[0], "linear_eval", result_stem(
+            "linear_eval", args.ckpt, args.random_init, labels_tag(args.labels_per_class)))
         start = time.perf_counter()
         trainFeats, trainLabels = split_features(cfg, encoder, "memory", device, progress=progress)
         testFeats, testLabels = split_features(cfg, encoder, "test", device, progress=progress)
     except UserInputError as err:
         return report_input_error(err, args)
-    labeled = np.arange(len(trainLabels))
-    if args.labels_per_class:   # the probe and the kNN both see only these labels
-        labeled = few_labels(trainLabels.numpy(), args.labels_per_class, seed=0)
+    labeled = np.arange(len(trainLabels)) if labeled is None else labeled
     result = {
         "encoder": "random-init" if args.random_init else str(args.ckpt),
         "dataset": cfg.data.dataset, "train_size": len(trainLabels), "test_size": len(testLabels),

@@ -117,10 +117,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Build the trainer and train; the exit code (see the module docstring)."""
-    from train.state import DiskFullError
-    from train.trainer import NonFiniteLossError, SimCLRTrainer
-
     try:
+        from train.state import DiskFullError          # imported here: torch takes seconds, and a Ctrl-C or
+        from train.trainer import NonFiniteLossError, SimCLRTrainer    # SIGTERM meanwhile is one line too
+
         cfg = load_config(args.load, args.opts)
         trainer = SimCLRTrainer(cfg, resume=args.resume)
     except UserInputError as err:          # config, data, run folder, checkpoint: one line, exit 2
@@ -148,8 +148,12 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
+        from core.nn.utils.checkpoint import latest_checkpoint
+
+        newest = latest_checkpoint(trainer.saveDir)
+        kept = f"the newest checkpoint {newest} is intact" if newest else "no checkpoint was written yet"
         print(f"error: no space left on the device while writing the logs in {trainer.logDir} ({err.strerror}); "
-              f"the newest checkpoint in {trainer.saveDir} is intact; free space, then:\n  {resume_command(args)}",
+              f"{kept}; free space, then:\n  {resume_command(args)}",
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -167,5 +171,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def stopped_while_importing() -> int:
+    """Ctrl-C before ``main`` installed its handlers (the interpreter's own imports): one line, exit 130."""
+    print("stopped by SIGINT while starting; no checkpoint was written", file=sys.stderr)
+    return 128 + signal.SIGINT
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        code = stopped_while_importing()
+    raise SystemExit(code)

@@ -9,6 +9,7 @@ checkpoints never overwrite each other; running the same probe again replaces it
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -37,6 +38,40 @@ def result_stem(tool: str, ckpt: Optional[str], randomInit: bool, labels: Option
     """``linear_eval_checkpoint_epoch0080_10_per_class`` and the like (``labels`` from ``labels_tag``)."""
     stem = f"{tool}_{encoder_name(ckpt, randomInit)}"
     return stem + (f"_{labels}" if labels else "")
+
+
+def output_problem(path: Path, replace: bool = False) -> Optional[str]:
+    """Why ``path`` cannot be written (checked before any computation), or None.
+
+    Args:
+        replace: an existing file may be replaced (a result JSON); else it is refused (a figure).
+    """
+    if path.is_dir():
+        return "is a folder; give a file name"
+    if path.exists() and not replace:
+        return "exists; choose another --out (nothing is overwritten)"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "is not writable"
+    folder = next((p for p in path.parents if p.exists()), Path("."))
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK):
+        return f"{folder} is not writable"
+    return None
+
+
+def check_result_paths(folder: Path, tool: str, stem: str) -> None:
+    """Refuse, before any computation, a result that ``write_result`` could not write.
+
+    Raises:
+        UserInputError: naming the path and why (a file where the folder goes, read-only, a folder
+            where the JSON goes).
+    """
+    for path, replace in ((folder / f"{stem}.json", True), (folder / tool / "events", True)):
+        problem = output_problem(path, replace)
+        if problem:
+            raise UserInputError(f"cannot write the {tool} result {path}: {problem}; set general.logsDir "
+                                 "(-l or --opts) to a writable folder")
 
 
 def write_result(folder: Path, tool: str, stem: str, result: dict, scalars: Dict[str, float],

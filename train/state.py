@@ -125,6 +125,10 @@ def restore_state(state: TrainState, ckpt: dict, path: Path, sameRun: bool) -> N
             optimizer state shapes, random generator states); nothing is changed then but the model.
     """
     cfg = state.cfg
+    difference = model_difference(state.model.state_dict(), ckpt["model"])
+    if difference:
+        raise CheckpointError(f"checkpoint {path} does not match the model of this config: {difference}; resume "
+                              "with the run's model.latentChNo, model.outChNo and model.kwargs (its config.yaml)")
     try:
         state.model.load_state_dict(ckpt["model"])
     except RuntimeError as err:
@@ -158,6 +162,21 @@ def restore_state(state: TrainState, ckpt: dict, path: Path, sameRun: bool) -> N
                               f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
     state.epoch, state.globalStep, state.stepInEpoch = ckpt["epoch"], ckpt["globalStep"], ckpt["stepInEpoch"]
     follow_schedule(state, stored)
+
+
+def model_difference(mine: dict, theirs: dict) -> str:
+    """The first difference between two state dicts, in words (``''`` when names and shapes agree)."""
+    missing = [k for k in mine if k not in theirs]
+    extra = [k for k in theirs if k not in mine]
+    if missing or extra:
+        return (f"{len(missing)} tensors of this model are not in the checkpoint (first: {missing[:1]}), "
+                f"{len(extra)} of the checkpoint not in this model (first: {extra[:1]})")
+    for key, tensor in mine.items():
+        other = theirs[key]
+        if not torch.is_tensor(other) or other.shape != tensor.shape:
+            shape = list(other.shape) if torch.is_tensor(other) else type(other).__name__
+            return f"{key} is {shape} in the checkpoint and {list(tensor.shape)} here (another width)"
+    return ""
 
 
 def check_optimizer_shapes(optimizer: torch.optim.Optimizer) -> None:

@@ -32,7 +32,7 @@ from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
 from core.nn.loss import NTXent
 from core.nn.loss.nt_xent_distributed import DistributedNTXent
 from core.nn.utils.runtime import epoch_seeds, resolve_device, seed_everything
-from core.nn.utils.threads import apply_threads, busy_note
+from core.nn.utils.threads import apply_threads
 from train.augmentation import build_augmentation
 from train.board_layout import add_layout
 from train.builders import build_model, check_one_image, config_value, dataset_from_config, make_loader
@@ -79,7 +79,8 @@ class SimCLRTrainer:
         self.abortNow = False         # set by a second signal: exit without saving
         self.logDir, self.saveDir = run_folders(cfg)
         seed_everything(cfg.general.seed)
-        self.threads, self.threadsWhy = apply_threads(cfg.general.threads, cfg.data.numWorkers)
+        self.threads, self.threadsWhy, self.governor = apply_threads(cfg.general.threads, cfg.data.numWorkers,
+                                                                     follow=True)
         self.device = self.pick_device(cfg.general.device)
         self.init_precision()
         # Refusals that need no data come first (no download or decode for a run that cannot start);
@@ -230,9 +231,6 @@ class SimCLRTrainer:
                  self.device, f" (autocast {self.ampDtype})" if self.useAmp else "", self.threads,
                  "s" if self.threads > 1 else "", self.threadsWhy, len(self.trainSet), self.stepsPerEpoch,
                  len(self.memorySet), len(self.testSet))
-        busy = busy_note(self.threads)
-        if busy and self.device.type == "cpu":
-            log.info("%s", busy)
         if self.distributed:
             log.info("torchrun: %d processes, %d images per process and step, global batch %d%s%s",
                      self.worldSize, self.cfg.train.trainBatch, self.cfg.train.trainBatch * self.worldSize,
@@ -283,6 +281,10 @@ class SimCLRTrainer:
             imgPerS = seen / max(time.perf_counter() - start, 1e-9)
             for key in totals:
                 totals[key] += stats[key]
+            if self.governor is not None and self.governor.update():
+                self.threads = self.governor.threads
+                if self.isMain:
+                    self.writer.add_scalar("train/cpu_threads", self.threads, self.globalStep)
             if self.isMain:
                 self.writer.add_scalar("train/loss", stats["loss"], self.globalStep)
                 self.writer.add_scalar("train/pos_top1", stats["pos_top1"], self.globalStep)

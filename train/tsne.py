@@ -10,7 +10,6 @@ images are a seeded, class-stratified sample of the test split.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -23,25 +22,13 @@ from core.eval.subsets import stratified_order  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
 from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
-from train.results import encoder_name  # noqa: E402
+from train.results import encoder_name, output_problem  # noqa: E402
 
 
 def png_path(out: str) -> Path:
     """``out`` as the file matplotlib will write: a name without an extension gets ``.png``."""
     path = Path(out)
     return path if path.suffix else path.with_name(path.name + ".png")
-
-
-def output_problem(path: Path) -> Optional[str]:
-    """Why the figure cannot be written to ``path`` (checked before any computation), or None."""
-    if path.exists():
-        return "exists; choose another --out (nothing is overwritten)"
-    folder = next((p for p in path.parents if p.exists()), Path("."))
-    if not folder.is_dir():
-        return f"{folder} is a file, not a folder"
-    if not os.access(folder, os.W_OK):
-        return f"{folder} is not writable"
-    return None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -60,7 +47,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"error: --out {args.out}: {problem}", file=sys.stderr)
             return 2
     try:
-        cfg, device, encoder, _ = encoder_from_args(args)
+        cfg, device, encoder, _, _ = encoder_from_args(args)
         shown = stratified_order(split_labels(cfg, "test").numpy(), args.samples, cfg.general.seed)
         out = (Path(args.out) if args.out
                else run_folders(cfg)[0] / f"tsne_{encoder_name(args.ckpt, args.random_init)}.png")

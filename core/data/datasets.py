@@ -111,13 +111,19 @@ UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.De
 
 
 def read_rgb(path: Path) -> Image.Image:
-    """Decode ``path`` as an 8-bit RGB image; 16-bit and 32-bit integer images are scaled, not clipped.
+    """Decode ``path`` as an 8-bit RGB image; 16-bit, 32-bit integer and float images are scaled, not clipped.
 
-    ``convert("RGB")`` clips a 16-bit PNG (mode ``I;16``) to 255, which turns it white;
-    here its values are scaled to 8 bits first.
+    ``convert("RGB")`` clips a 16-bit PNG (mode ``I;16``) to 255, which turns it white, and
+    a float TIFF (mode ``F``) of values in [0, 1] to 0 or 1, which turns it black; here their
+    values are scaled to 8 bits first (floats: [0, 1] when they fit, else [0, 255]).
     """
     with Image.open(path) as image:
         image.load()
+        if image.mode == "F":
+            values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+            top = 1.0 if values.max(initial=0.0) <= 1.0 else 255.0
+            scaled = np.clip(values * (255.0 / top), 0, 255).round().astype(np.uint8)
+            return Image.fromarray(scaled, mode="L").convert("RGB")
         if image.mode.startswith("I"):
             values = np.asarray(image).astype(np.int64)
             top = 65535 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255
@@ -164,8 +170,15 @@ class ImageFiles(Dataset):
             log.warning("ImageFolder: skipping %s, which cannot be decoded (%s: %s)", path, type(err).__name__, err)
 
 
-def scan_image_folder(root: Path) -> Tuple[List[Path], List[int], List[str], List[Path]]:
+MAX_PIXELS = 40_000_000   # data.maxPixels' default: a 40-megapixel photo decodes to 120 MB; larger are skipped
+
+
+def scan_image_folder(root: Path, maxPixels: int = MAX_PIXELS) -> Tuple[List[Path], List[int], List[str], List[Path]]:
     """Find images under ``root``; returns ``(files, labels, classes, skipped)``.
+
+    Files that do not open, and images of more than ``maxPixels`` pixels (a 12 KB PNG can
+    declare 10000 x 10000 and decode to 300 MB each time it is read), are skipped with one
+    warning each that names them.
 
     Opening every file is the slow part of a large folder, so the result is
     cached per folder and its modification time: the train, memory and test
@@ -177,17 +190,23 @@ def scan_image_folder(root: Path) -> Tuple[List[Path], List[int], List[str], Lis
     if not root.is_dir():
         raise DatasetError(f"ImageFolder: data.rootPath={str(root)!r} is not a folder; "
                            "point it at a folder of images (one subfolder per class for labels)")
-    return _scan(root, root.stat().st_mtime_ns)
+    return _scan(root, root.stat().st_mtime_ns, maxPixels)
 
 
 @functools.lru_cache(maxsize=4)
-def _scan(root: Path, mtime: int) -> Tuple[List[Path], List[int], List[str], List[Path]]:
+def _scan(root: Path, mtime: int, maxPixels: int) -> Tuple[List[Path], List[int], List[str], List[Path]]:
     candidates = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     files, skipped = [], []
     for path in candidates:
         try:
             with Image.open(path) as image:
+                pixels = image.width * image.height
                 image.verify()
+            if pixels > maxPixels:
+                skipped.append(path)
+                warnings.warn(f"ImageFolder: skipping {path}: {pixels:,} pixels, more than data.maxPixels="
+                              f"{maxPixels:,}", stacklevel=2)
+                continue
             files.append(path)
         except UNREADABLE as err:
             skipped.append(path)
@@ -227,7 +246,8 @@ def _torchvision_dataset(name: str, root: Path, split: str, transform, download:
 
 def build_dataset(name: str, split: str, root: str = "assets/datasets",
                   transform: Optional[Callable] = None, download: bool = True,
-                  valFraction: float = 0.2, seed: int = 0, testRoot: Optional[str] = None) -> Dataset:
+                  valFraction: float = 0.2, seed: int = 0, testRoot: Optional[str] = None,
+                  maxPixels: int = MAX_PIXELS) -> Dataset:
     """Build dataset ``name`` for ``split`` (see the module docstring).
 
     Args:
@@ -240,6 +260,7 @@ def build_dataset(name: str, split: str, root: str = "assets/datasets",
         seed: seed of the held-out split (fixed per dataset, not per run).
         testRoot: ImageFolder only: a separate test folder with the same class subfolders as
             ``root``; then every image of ``root`` trains (no held-out part) and ``'test'`` reads it.
+        maxPixels: ImageFolder only: larger images are skipped with a warning naming them.
 
     Raises:
         ValueError: unknown ``name`` or ``split``.
@@ -260,8 +281,8 @@ def build_dataset(name: str, split: str, root: str = "assets/datasets",
         idx = testIdx if split == "test" else trainIdx
         return ArrayImages(images[idx], labels[idx], transform, [str(c) for c in range(10)])
     if testRoot:
-        return _train_and_test_folders(rootPath, Path(testRoot), split, transform)
-    files, labels, classes, skipped = scan_image_folder(rootPath)
+        return _train_and_test_folders(rootPath, Path(testRoot), split, transform, maxPixels)
+    files, labels, classes, skipped = scan_image_folder(rootPath, maxPixels)
     if skipped:
         log.warning("ImageFolder: skipped %d unreadable file(s) under %s", len(skipped), rootPath)
     labelArray = np.array(labels)
@@ -270,7 +291,7 @@ def build_dataset(name: str, split: str, root: str = "assets/datasets",
     return ImageFiles([files[i] for i in idx], [labels[i] for i in idx], classes, transform)
 
 
-def _train_and_test_folders(root: Path, testRoot: Path, split: str, transform) -> Dataset:
+def _train_and_test_folders(root: Path, testRoot: Path, split: str, transform, maxPixels: int) -> Dataset:
     """ImageFolder with a separate test folder: ``'train'``/``'memory'`` = all of ``root``, ``'test'`` = ``testRoot``.
 
     Raises:
@@ -279,8 +300,8 @@ def _train_and_test_folders(root: Path, testRoot: Path, split: str, transform) -
     if not testRoot.is_dir():
         raise DatasetError(f"ImageFolder: data.testPath={str(testRoot)!r} is not a folder; point it at the test "
                            "images (the same class subfolders as data.rootPath), or leave it empty")
-    files, labels, classes, skipped = scan_image_folder(root)
-    testFiles, testLabels, testClasses, _ = scan_image_folder(testRoot)
+    files, labels, classes, skipped = scan_image_folder(root, maxPixels)
+    testFiles, testLabels, testClasses, _ = scan_image_folder(testRoot, maxPixels)
     if classes != testClasses:
         only = sorted(set(classes) ^ set(testClasses))
         raise DatasetError(f"ImageFolder: data.testPath={str(testRoot)!r} has the classes {testClasses} but "

@@ -40,7 +40,15 @@ def stratified_order(labels: np.ndarray, count: int, seed: int = 0) -> np.ndarra
 
 
 def few_labels(labels: np.ndarray, perClass: int, seed: int = 0) -> np.ndarray:
-    """Sorted indices of ``perClass`` random examples of each class (all of a class if it has fewer)."""
+    """Sorted indices of ``perClass`` random examples of each class.
+
+    Raises:
+        ValueError: a class has fewer than ``perClass`` examples (names the class and its count).
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(counts) and counts.min() < perClass:
+        raise ValueError(f"{perClass} labels per class: class {classes[counts.argmin()]} has only {counts.min()} "
+                         f"labeled examples; ask for at most {counts.min()}")
     rng = np.random.default_rng(seed)
     picked = [rng.permutation(np.flatnonzero(labels == c))[:perClass] for c in np.unique(labels)]
     return np.sort(np.concatenate(picked))

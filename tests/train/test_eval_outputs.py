@@ -65,7 +65,7 @@ def test_pixel_baseline_is_capped_stratified_and_timed(trained, capsys, monkeypa
     from train.evaluation import encoder_from_args, split_features
 
     args = linear_eval.get_args_parser().parse_args(["--ckpt", str(trained / "ckpt" / "tiny")])
-    cfg, device, encoder, _ = encoder_from_args(args)
+    cfg, device, encoder, _, _ = encoder_from_args(args)
     feats, labels = split_features(cfg, encoder, "memory", device)
     test, testLabels = split_features(cfg, encoder, "test", device)
     trainIdx, testIdx = capped_subset(labels.numpy(), 50), capped_subset(testLabels.numpy(), 40)
@@ -120,3 +120,59 @@ def test_tsne_refuses_too_few_samples(capsys):
     assert tsne.main(["--random-init", "-l", "assets/experiments/quickstart.yaml", "--samples", "0"]) == 2
     err = capsys.readouterr().err
     assert "--samples 0 must be >= 5" in err and len(err.strip().splitlines()) == 1
+
+
+def tamper(folder, spec=None, config=None, weights=None):
+    """Write an exported encoder's files as a foreign or edited copy would have them."""
+    if spec is not None:
+        (folder / "encoder.json").write_text(spec)
+    if config is not None:
+        (folder / "config.yaml").write_text(config)
+    if weights is not None:
+        (folder / "encoder.pt").write_bytes(weights)
+
+
+FOREIGN = [
+    (dict(spec="[1, 2]"), "encoder.json' is a list, not a mapping of ResNet arguments"),
+    (dict(spec='{"inChNo": 3, "outChNo": 32, "evil": 1}'), "its encoder.json are refused: ResNet: unknown hyperparam"),
+    (dict(spec='{"inChNo": 3, "outChNo": 32, "norm": "__class__"}'), "norm='__class__' is not a conv normalization"),
+    (dict(spec='{"inChNo": 3, "outChNo": "32"}'), "outChNo='32' must be an integer in [1, 65536]"),
+    (dict(spec='{"inChNo": 3, "outChNo": 1000000000000}'), "outChNo=1000000000000 must be an integer in [1, 65536]"),
+    (dict(config="- a\n- b\n"), "config.yaml' is a list, not a mapping of config sections"),
+    (dict(config="model:\n  outChNo: .inf\n"), "its stored config is refused: model.outChNo=inf has type float"),
+    (dict(weights=b""), "is not a readable checkpoint"),
+    (dict(weights=b"garbage bytes"), "is not a readable checkpoint"),
+]
+
+
+@pytest.mark.parametrize("files, says", FOREIGN, ids=[str(f)[:40] for f, _ in FOREIGN])
+def test_a_foreign_or_edited_encoder_is_one_line_in_every_tool(trained, tmp_path, capsys, files, says):
+    import shutil
+
+    from train import finetune
+
+    folder = tmp_path / "copy"
+    shutil.copytree(trained / "ckpt" / "tiny", folder)
+    tamper(folder, **files)
+    logs = ["--opts", "general.logsDir", str(tmp_path / "logs")]
+    for tool, extra in ((linear_eval, ["--pixels", "off"]), (tsne, []), (finetune, ["--labels-per-class", "2"])):
+        assert tool.main(["--ckpt", str(folder), *extra, *logs]) == 2, tool.__name__
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1, (tool.__name__, err)
+    assert not (tmp_path / "logs").exists()
+
+
+def test_evaluation_outputs_are_checked_before_computing(trained, tmp_path, capsys):
+    from train import finetune
+
+    ckpt = str(trained / "ckpt" / "tiny")
+    (tmp_path / "afile").write_text("a file where the logs folder goes")
+    for tool, extra in ((linear_eval, ["--pixels", "off"]), (finetune, ["--labels-per-class", "2"])):
+        assert tool.main(["--ckpt", ckpt, *extra, "--opts", "general.logsDir", str(tmp_path / "afile")]) == 2
+        err = capsys.readouterr().err
+        assert "is a file, not a folder" in err and len(err.strip().splitlines()) == 1
+    run = tmp_path / "logs" / "tiny"
+    (run / "linear_eval_encoder.json").mkdir(parents=True)          # a folder where the JSON goes
+    assert linear_eval.main(["--ckpt", ckpt, "--pixels", "off", "--opts", "general.logsDir",
+                             str(tmp_path / "logs")]) == 2
+    assert "linear_eval_encoder.json: is a folder" in capsys.readouterr().err

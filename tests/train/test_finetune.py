@@ -38,6 +38,7 @@ def test_random_init_writes_json_and_tensorboard(tmp_path, capsys):
     (["--labels-per-class", "2", "--lr", "inf"], "--lr inf must be a finite number > 0"),
     (["--labels-per-class", "2", "--batch", "1"], "--batch 1 must be >= 2"),
     (["--labels-per-class", "2"], "give --ckpt"),
+    (["--labels-per-class", "5000"], "5000 labels per class: class 8 has only 139 labeled examples; ask for at most"),
 ])
 def test_bad_arguments_are_one_line_errors(capsys, args, says):
     extra = ["--random-init", "-l", "assets/experiments/quickstart.yaml"] if says != "give --ckpt" else \

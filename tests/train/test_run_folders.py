@@ -4,7 +4,9 @@ In-process runs of ``train.main.main`` with a tiny model (about 5 s each); the
 signal test runs a subprocess like the Ctrl-C test of ``test_reliability.py``.
 """
 import errno
+import re
 import signal
+import time
 
 import pytest
 import torch
@@ -81,7 +83,13 @@ def test_a_finished_run_says_so_and_writes_nothing(finished, main):
 def test_a_rejected_resume_writes_nothing(finished, main):
     before = snapshot(finished, "a")
     code, _, err = main(finished, "a", "train.epochs", "2", "model.kwargs.baseChNo", "8", resume="auto")
-    assert code == 2 and "does not match model.kwargs" in err
+    assert code == 2 and "does not match the model of this config: 6 tensors of this model are not in the " \
+        "checkpoint (first: ['encoder.head.0.weight'])" in err and len(err.splitlines()) == 1
+    code, _, err = main(finished, "a", "train.epochs", "2", "model.outChNo", "8", resume="auto")
+    assert code == 2 and re.search(r"does not match the model of this config: \S+ is \[16(, 32)?\] in the checkpoint "
+                                   r"and \[8(, 32)?\] here \(another width\)", err), err
+    code, _, err = main(finished, "a", "train.epochs", "2", "train.trainBatch", "64", resume="auto")
+    assert code == 2 and "was trained with train.trainBatch=128; this run continues it with 64" in err
     code, _, err = main(finished, "a", "train.epochs", "2", "optimizer.name", "SGD", resume="auto")
     assert code == 2 and "was trained with optimizer.name='Adam'; this config asks for 'SGD'" in err
     assert snapshot(finished, "a") == before
@@ -158,6 +166,33 @@ def test_ctrl_c_while_starting_exits_130_quietly(tmp_path, monkeypatch, main):
     monkeypatch.setattr(trainer.SimCLRTrainer, "__init__", interrupted)
     code, _, err = main(tmp_path, "s")
     assert code == 130 and err.strip() == "stopped by SIGINT while starting; no checkpoint was written"
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_while_importing_is_one_line_and_128_plus_the_signal(tmp_path, sig, code):
+    proc = popen(train_args(tmp_path, "early"))
+    time.sleep(0.8)                                     # torch is being imported: before the trainer exists
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode in (code, -sig), err         # -sig: killed before Python installed any handler
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 1, err
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_disk_full_from_the_file_system_is_one_line(tmp_path):
+    """A real write error (a file-size limit stands in for a full disk): torch.save's RuntimeError, one line."""
+    script = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (60000, 60000))\n"
+        "sys.argv = sys.argv[1:]\n"
+        "from train.main import main\n"
+        "raise SystemExit(main(sys.argv[1:]))\n")
+    args = train_args(tmp_path, "fsize", "train.epochs", "1")
+    code, out, err = run([args[0], "-c", script, *args[1:]])
+    assert code == 1, err
+    assert "no space left on the device of" in err and "no checkpoint was written" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_disk_full_while_saving_keeps_the_previous_checkpoint(tmp_path, monkeypatch, main):

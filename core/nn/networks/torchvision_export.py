@@ -122,7 +122,7 @@ def torchvision_resnet(path: Union[str, Path], map_location: str = "cpu") -> nn.
     model = build_torchvision_resnet(arch, stem)
     try:
         model.load_state_dict(read_weights(weights, map_location))
-    except (RuntimeError, OSError, TypeError) as err:
+    except (RuntimeError, OSError, TypeError, AttributeError) as err:
         raise CheckpointError(f"{str(weights)!r} does not load into torchvision's {arch}: "
                               f"{str(err).splitlines()[0]}") from err
     return model.eval()

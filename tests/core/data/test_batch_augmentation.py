@@ -175,7 +175,7 @@ def test_bad_input_is_named():
         BatchImageTransforms(0)
     with pytest.raises(ValueError, match="minScale=1.5"):
         BatchImageTransforms(32, minScale=1.5)
-    with pytest.raises(ValueError, match="size=-1"):
+    with pytest.raises(ValueError, match=r"imgSize=-1 must be a positive integer or an \(H, W\) pair"):
         LoadTransform(-1)
 
 

@@ -166,6 +166,25 @@ def test_16_bit_png_is_scaled_not_clipped(tmp_path):
     assert np.array(image)[:, :, 0].tolist() == [[0, 63], [127, 255]]
 
 
+def test_images_above_the_pixel_limit_are_skipped_and_named(tmp_path):
+    root = write_image_folder(tmp_path / "images", perClass=2, size=20)
+    Image.new("L", (50, 40)).save(root / "dog" / "large.png")         # 2,000 pixels, a small file
+    with pytest.warns(UserWarning, match=r"skipping .*large.png: 2,000 pixels, more than data.maxPixels=1,000"):
+        data = build_dataset("ImageFolder", "train", root=str(root), valFraction=0.0, maxPixels=1000)
+    assert len(data) == 4 and not any(f.name == "large.png" for f in data.files)
+    assert len(build_dataset("ImageFolder", "train", root=str(root), valFraction=0.0)) == 5   # default limit
+
+
+@pytest.mark.parametrize("values, expected", [([[0.0, 0.25], [0.5, 1.0]], [[0, 64], [128, 255]]),
+                                              ([[0.0, 64.0], [128.0, 300.0]], [[0, 64], [128, 255]])])
+def test_float_tiff_is_scaled_not_black(tmp_path, values, expected):
+    folder = tmp_path / "float" / "a"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.array(values, dtype=np.float32), mode="F").save(folder / "x.tif")
+    image, _ = build_dataset("ImageFolder", "train", root=str(tmp_path / "float"), valFraction=0.0)[0]
+    assert np.array(image)[:, :, 0].tolist() == expected
+
+
 def test_a_failed_download_leaves_no_folder(tmp_path, monkeypatch):
     import torchvision.datasets as tvd
 

@@ -25,8 +25,10 @@ def test_classes_keep_their_proportions_and_the_seed_fixes_the_choice():
 
 def test_few_labels_and_capped_subset():
     labels = np.repeat(np.arange(4), [50, 30, 10, 3])
-    picked = few_labels(labels, 5, seed=0)
-    assert np.bincount(labels[picked]).tolist() == [5, 5, 5, 3]
+    picked = few_labels(labels, 3, seed=0)
+    assert np.bincount(labels[picked]).tolist() == [3, 3, 3, 3]
+    with pytest.raises(ValueError, match="5 labels per class: class 3 has only 3 labeled examples; ask for at most 3"):
+        few_labels(labels, 5)
     capped = capped_subset(labels, 20)
     assert len(capped) == 20 and np.all(np.diff(capped) > 0)
     assert set(labels[capped]) == {0, 1, 2} or set(labels[capped]) == {0, 1, 2, 3}
