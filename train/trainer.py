@@ -258,6 +258,7 @@ class SimCLRTrainer:
         restored RNG state and the sampler's start offset continue the epoch.
         """
         batch = self.cfg.train.trainBatch
+        firstStep = self.stepInEpoch          # > 0 when resumed mid-epoch: the means cover the steps run here
         globalSeed, orderSeed = epoch_seeds(self.cfg.general.seed, self.epoch)
         if self.stepInEpoch == 0:
             seed_everything(globalSeed)
@@ -303,9 +304,10 @@ class SimCLRTrainer:
             self.writer.add_scalar("train/img_per_s", metrics["img_per_s"], self.globalStep)
             self.writer.add_scalar("train/epoch_loss", metrics["loss"], self.globalStep)
             self.writer.add_scalar("train/epoch", self.epoch + 1, self.globalStep)
-            log.info("epoch %d/%d  loss %.4f  pos_top1 %.3f  lr %.2e  %.0f img/s  %.1f s",
+            part = f" (steps {firstStep + 1}-{self.stepsPerEpoch}, resumed mid-epoch)" if firstStep else ""
+            log.info("epoch %d/%d  loss %.4f  pos_top1 %.3f  lr %.2e  %.0f img/s  %.1f s%s",
                      self.epoch + 1, self.epochs, metrics["loss"], metrics["pos_top1"],
-                     self.optimizer.param_groups[0]["lr"], metrics["img_per_s"], elapsed)
+                     self.optimizer.param_groups[0]["lr"], metrics["img_per_s"], elapsed, part)
         return metrics
 
     def is_due(self, every: int) -> bool:

@@ -129,6 +129,9 @@ def test_ctrl_c_saves_prints_the_resume_command_and_resumes_exactly(straight, tm
     assert len(saved) == 1 and re.match(r"checkpoint_epoch000[12](_step\d+)?\.pt", saved[0].name)
     code, out, err = run(train_args(tmp_path, "interrupted", "log.saveEpoch", "0", resume="auto"))
     assert code == 0, err
+    step, perEpoch = re.search(r"_step(\d+)", saved[0].name), re.search(r"(\d+) steps/epoch", out)
+    if step and int(step[1]) < int(perEpoch[1]):   # the epoch's means cover the steps this launch ran: said
+        assert f"(steps {int(step[1]) + 1}-" in out and "resumed mid-epoch)" in out
     assert_same_run(straight, tmp_path, "interrupted")
 
 

@@ -19,6 +19,7 @@ torchvision), ``'avgpool'`` (3x3) or ``'conv'`` (a strided 3x3 conv block).
 """
 from __future__ import annotations
 
+import numbers
 from typing import Tuple
 
 from torch import Tensor, nn
@@ -68,10 +69,11 @@ class ResNet(nn.Module, Configurable):
             raise ValueError(f"archType={self.archType!r} is not supported; accepted: {list(ARCH_BLOCKS)}")
         if self.downType not in DOWN_TYPES:
             raise ValueError(f"downType={self.downType!r} is not supported; accepted: {list(DOWN_TYPES)}")
-        strides = list(self.strides)
-        if len(strides) != 6 or any(int(s) != s or s < 1 for s in strides):
-            raise ValueError(f"strides={self.strides!r} must be 6 integers >= 1 "
-                             "(stem conv, stem pool, stage 1..4)")
+        strides = list(self.strides) if isinstance(self.strides, (list, tuple)) else []
+        if len(strides) != 6 or not all(isinstance(s, numbers.Real) and not isinstance(s, bool) and s >= 1
+                                        and int(s) == s for s in strides):
+            raise ValueError(f"strides={self.strides!r} (SimCLR's encoderStrides) must be 6 integers >= 1: stem "
+                             "conv, stem pool, stages 1-4 (CIFAR stem: [1, 1, 1, 2, 2, 2])")
         self.strides = [int(s) for s in strides]
         if int(self.firstKernelSize) < 1 or int(self.firstKernelSize) % 2 == 0:
             raise ValueError(f"firstKernelSize={self.firstKernelSize!r} must be a positive odd integer")

@@ -3,15 +3,21 @@ import pytest
 import torch
 from PIL import Image
 
-from core.data.batch_augmentation import BatchImageTransforms, LoadTransform
+from core.data.batch_augmentation import BatchImageTransforms, LoadTransform, crop_resize_flip
 from core.data.data_augmentation import EvalTransform
 from train.config import ConfigError, load_config
 
 MAKERS = {
     "EvalTransform": lambda size: EvalTransform(size)(Image.new("RGB", (40, 30))),
     "LoadTransform": lambda size: LoadTransform(size)(Image.new("RGB", (40, 30))),
-    "BatchImageTransforms": lambda size: BatchImageTransforms(size)(torch.zeros(2, 3, 30, 40, dtype=torch.uint8))[0],
+    "BatchImageTransforms": lambda size: batched_view(BatchImageTransforms(size)),
 }
+
+
+def batched_view(transform):
+    """The batched recipe's resize to ``transform.size`` of a whole 30 x 40 image (the sampling is Task 1's)."""
+    box, flip = torch.tensor([[0.0, 0.0, 30.0, 40.0]]), torch.zeros(1)
+    return crop_resize_flip(torch.zeros(1, 3, 30, 40), box, flip, transform.size)[0]
 
 
 @pytest.mark.parametrize("maker", MAKERS)
