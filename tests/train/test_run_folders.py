@@ -80,6 +80,19 @@ def test_a_finished_run_says_so_and_writes_nothing(finished, main):
     assert snapshot(finished, "a") == before
 
 
+def test_a_run_that_cannot_start_is_refused_before_any_download(finished, tmp_path, main, monkeypatch):
+    import torchvision.datasets as tvd
+
+    def download(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(tvd.CIFAR10, "download", download)
+    code, _, err = main(finished, "a", "data.dataset", "CIFAR10", "data.imgSize", "32", "data.rootPath",
+                        str(tmp_path / "nodata"))
+    assert code == 2 and "already holds a run" in err, err
+    assert not (tmp_path / "nodata").exists()
+
+
 def test_a_rejected_resume_writes_nothing(finished, main):
     before = snapshot(finished, "a")
     code, _, err = main(finished, "a", "train.epochs", "2", "model.kwargs.baseChNo", "8", resume="auto")

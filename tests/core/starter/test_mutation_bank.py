@@ -61,10 +61,13 @@ def apply(folder, regions, task):
             indent = re.match(r"\s*", lines[start - 1])[0]
             lines[start:end] = [indent + line if line.strip() else line for line in body]
         path.write_text("".join(lines))
+        for cached in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):   # the base's compiled copy
+            cached.unlink()
 
 
 def grade(folder, task, marker=None):
     env = dict(os.environ, PYTHONPATH=str(folder), OMP_NUM_THREADS="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)    # each copy starts from the base's compiled modules
     if marker:   # the optional efficiency tests: their own pytest run
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marker,
                               "tests"], cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT,
@@ -114,6 +117,7 @@ def test_bank_covers_every_task():
 def test_every_solution_gets_its_verdict(tmp_path):
     base = tmp_path / "starter"
     make_starter(base)
+    grade(base, 1)        # compiles every module and test once (stubs: it fails); each copy reuses the bytecode
     files = sorted(BANK.glob("*.solution"))
     assert len(files) >= 40
     only = os.environ.get("SIMCLR_BANK_ONLY")     # e.g. "task4_" while working on one task's tests
