@@ -16,7 +16,9 @@ from tests.conftest import REPO_ROOT, TIMEOUT, too_slow
 
 pytestmark = pytest.mark.pipeline
 
-TINY = ["general.device", "cpu", "model.kwargs.baseChNo", "4", "model.latentChNo", "32", "model.outChNo", "16",
+# general.threads fixed: bit-identical resumes need the same thread count (the default follows the machine's load).
+TINY = ["general.device", "cpu", "general.threads", "1", "model.kwargs.baseChNo", "4", "model.latentChNo", "32",
+        "model.outChNo", "16",
         "model.kwargs.mlpLayers", "[32]", "data.imgSize", "16", "data.numWorkers", "0", "train.trainBatch", "128",
         "log.evalEpoch", "0", "log.saveEpoch", "1", "log.tsneSamples", "0", "log.embeddingSamples", "0",
         "log.imagePairs", "2", "optimizer.warmupEpochs", "1", "train.epochs", "3"]
