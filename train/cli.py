@@ -32,6 +32,9 @@ def encoder_flags() -> argparse.ArgumentParser:
     parser.add_argument("--ckpt", help="checkpoint_epochNNNN.pt, or the exported encoder.pt / its folder")
     parser.add_argument("--random-init", action="store_true",
                         help="the same architecture from random initialization (the baseline; needs -l or --ckpt)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an earlier result of the same name (without it, an existing result is kept "
+                             "and the tool stops before computing)")
     return parser
 
 

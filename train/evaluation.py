@@ -30,6 +30,7 @@ from core.nn.utils.runtime import resolve_device, seed_everything
 from core.nn.utils.threads import apply_threads
 from train.augmentation import views_on_device
 from train.board_layout import add_projector
+from train.results import save_figure
 from train.builders import build_model, config_value, dataset_from_config, make_loader
 
 log = logging.getLogger("simclr")
@@ -118,7 +119,7 @@ class RunEvaluator:
         fig = tsne_figure(feats[shown], labels[shown], class_names(self.testSet),
                           title=f"t-SNE of h, epoch {epoch}" + (" (untrained)" if step == 0 else ""),
                           seed=self.cfg.general.seed)
-        fig.savefig(self.logDir / f"tsne_epoch{epoch:04d}.png")
+        save_figure(fig, self.logDir / f"tsne_epoch{epoch:04d}.png")
         self.writer.add_figure("eval/tsne", fig, step, close=False)
 
 

@@ -157,7 +157,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         cfg, device, encoder, threads, governor = encoder_from_args(args, frozen=False)   # the whole network trains
         stem = result_stem("finetune", args.ckpt, args.random_init, labels_tag(args.labels_per_class, args.fraction))
-        check_result_paths(run_folders(cfg)[0], "finetune", stem)
+        check_result_paths(run_folders(cfg)[0], "finetune", stem, args.force)
         labels = split_labels(cfg, "memory").numpy()
         keep = config_value("--labels-per-class", lambda: labeled_subset(labels, args.labels_per_class,
                                                                          args.fraction))

@@ -69,7 +69,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             labeled = config_value("--labels-per-class", lambda: few_labels(
                 split_labels(cfg, "memory").numpy(), args.labels_per_class, seed=0))
         check_result_paths(run_folders(cfg)[0], "linear_eval", result_stem(
-            "linear_eval", args.ckpt, args.random_init, labels_tag(args.labels_per_class)))
+            "linear_eval", args.ckpt, args.random_init, labels_tag(args.labels_per_class)), args.force)
         start = time.perf_counter()
         trainFeats, trainLabels = split_features(cfg, encoder, "memory", device, progress=progress)
         testFeats, testLabels = split_features(cfg, encoder, "test", device, progress=progress)

@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics = trainer.train()
     except NonFiniteLossError as err:
-        print(f"error: {err}; the last good checkpoint in {trainer.saveDir} is untouched", file=sys.stderr)
+        print(f"error: {err}; {newest_kept(trainer.saveDir)}", file=sys.stderr)
         return 1
     except DiskFullError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -148,12 +148,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as err:
         if err.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        from core.nn.utils.checkpoint import latest_checkpoint
-
-        newest = latest_checkpoint(trainer.saveDir)
-        kept = f"the newest checkpoint {newest} is intact" if newest else "no checkpoint was written yet"
         print(f"error: no space left on the device while writing the logs in {trainer.logDir} ({err.strerror}); "
-              f"{kept}; free space, then:\n  {resume_command(args)}",
+              f"{newest_kept(trainer.saveDir)}; free space, then:\n  {resume_command(args)}",
               file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -169,6 +165,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         trainer.close()
     return 0
+
+
+def newest_kept(saveDir: Path) -> str:
+    """What a stop left: ``the newest checkpoint PATH is intact`` or ``no checkpoint was written yet``."""
+    from core.nn.utils.checkpoint import latest_checkpoint
+
+    newest = latest_checkpoint(saveDir)
+    return f"the newest checkpoint {newest} is intact" if newest else "no checkpoint was written yet"
 
 
 def stopped_while_importing() -> int:

@@ -3,8 +3,8 @@
 ``linear_eval.py`` and ``finetune.py`` write ``<run>/<tool>_<encoder>[_K_per_class].json``
 and scalars under ``<run>/<tool>/``, where ``<encoder>`` is the checkpoint's file
 name (``checkpoint_epoch0080``, ``encoder``) or ``random_init``: probes of two
-checkpoints never overwrite each other; running the same probe again replaces its JSON result
-(its TensorBoard scalars are appended to the earlier ones).
+checkpoints never overwrite each other; running the same probe again stops before computing unless
+``--force`` (then its JSON result is replaced and its TensorBoard scalars are appended to the earlier ones).
 """
 from __future__ import annotations
 
@@ -60,18 +60,32 @@ def output_problem(path: Path, replace: bool = False) -> Optional[str]:
     return None
 
 
-def check_result_paths(folder: Path, tool: str, stem: str) -> None:
-    """Refuse, before any computation, a result that ``write_result`` could not write.
+def check_result_paths(folder: Path, tool: str, stem: str, force: bool = False) -> None:
+    """Refuse, before any computation, a result that ``write_result`` could not or should not write.
+
+    Args:
+        force: an earlier result of the same name may be replaced (``--force``).
 
     Raises:
-        UserInputError: naming the path and why (a file where the folder goes, read-only, a folder
-            where the JSON goes).
+        UserInputError: naming the path and why (it exists, a file where the folder goes, read-only,
+            a folder where the JSON goes).
     """
-    for path, replace in ((folder / f"{stem}.json", True), (folder / tool / "events", True)):
-        problem = output_problem(path, replace)
+    json = folder / f"{stem}.json"
+    if json.is_file() and not force:
+        raise UserInputError(f"{json} exists (an earlier {tool} of this encoder); pass --force to replace it, "
+                             "or move it away")
+    for path in (json, folder / tool / "events"):
+        problem = output_problem(path, replace=True)
         if problem:
             raise UserInputError(f"cannot write the {tool} result {path}: {problem}; set general.logsDir "
                                  "(-l or --opts) to a writable folder")
+
+
+def save_figure(fig, path: Path) -> None:
+    """A matplotlib figure as PNG, written atomically (a kill never leaves half a picture)."""
+    from core.nn.utils.checkpoint import atomic_write
+
+    atomic_write(path, lambda handle: fig.savefig(handle, format="png"))
 
 
 def write_result(folder: Path, tool: str, stem: str, result: dict, scalars: Dict[str, float],

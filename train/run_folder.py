@@ -15,8 +15,8 @@ from typing import List, Optional, Tuple
 from filelock import FileLock, Timeout
 
 from core.errors import CheckpointError, UserInputError
-from core.nn.utils.checkpoint import RUN_CONFIG, latest_checkpoint, list_checkpoints, load_checkpoint, \
-    remove_stale_temporaries
+from core.nn.utils.checkpoint import RUN_CONFIG, atomic_write_text, latest_checkpoint, list_checkpoints, \
+    load_checkpoint, remove_stale_temporaries
 
 LOCK_FILE = ".lock"
 
@@ -162,7 +162,7 @@ def keep_config(logDir: Path, text: str) -> Path:
     while path.exists():
         path = logDir / f"config_resume{number}.yaml"
         number += 1
-    path.write_text(text)
+    atomic_write_text(text, path)
     return path
 
 

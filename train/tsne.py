@@ -22,7 +22,7 @@ from core.eval.subsets import stratified_order  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
 from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
-from train.results import encoder_name, output_problem  # noqa: E402
+from train.results import encoder_name, output_problem, save_figure  # noqa: E402
 
 
 def png_path(out: str) -> Path:
@@ -42,7 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     if args.out:
         args.out = str(png_path(args.out))
-        problem = output_problem(Path(args.out))
+        problem = output_problem(Path(args.out), replace=args.force)
         if problem:
             print(f"error: --out {args.out}: {problem}", file=sys.stderr)
             return 2
@@ -51,8 +51,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         shown = stratified_order(split_labels(cfg, "test").numpy(), args.samples, cfg.general.seed)
         out = (Path(args.out) if args.out
                else run_folders(cfg)[0] / f"tsne_{encoder_name(args.ckpt, args.random_init)}.png")
-        if out.exists():
-            raise UserInputError(f"{out} exists; choose --out (nothing is overwritten)")
+        if out.exists() and not args.force:
+            raise UserInputError(f"{out} exists; choose --out, or pass --force to replace it")
         feats, labels = split_features(cfg, encoder, "test", device, shown, progress=sys.stderr.isatty())
     except UserInputError as err:
         return report_input_error(err, args)
@@ -60,8 +60,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     title = f"t-SNE of h ({'random init' if args.random_init else Path(args.ckpt).name})"
     fig = tsne_figure(feats, labels, title=title, seed=cfg.general.seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
+    save_figure(fig, out)
     print(f"t-SNE of {len(feats)} test images (class-stratified): {out}")
     return 0
 

@@ -91,7 +91,20 @@ def test_tsne_goes_to_the_run_folder_by_default(trained, capsys):
     assert tsne.main(["--ckpt", str(ckpt), "--samples", "40"]) == 0
     assert (trained / "logs" / "tiny" / "tsne_checkpoint_epoch0001.png").stat().st_size > 1000
     assert tsne.main(["--ckpt", str(ckpt), "--samples", "40"]) == 2          # never overwritten
-    assert "exists" in capsys.readouterr().err
+    assert "exists; choose --out, or pass --force to replace it" in capsys.readouterr().err
+    assert tsne.main(["--ckpt", str(ckpt), "--samples", "40", "--force"]) == 0
+
+
+def test_an_earlier_result_is_kept_unless_forced(trained, capsys):
+    ckpt = str(trained / "ckpt" / "tiny" / "checkpoint_epoch0002.pt")
+    result = trained / "logs" / "tiny" / "linear_eval_checkpoint_epoch0002_2_per_class.json"
+    assert linear_eval.main(["--ckpt", ckpt, "--pixels", "off", "--labels-per-class", "2", "--force"]) == 0
+    first = result.read_text()
+    capsys.readouterr()
+    assert linear_eval.main(["--ckpt", ckpt, "--pixels", "off", "--labels-per-class", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"{result} exists (an earlier linear_eval of this encoder); pass --force to replace it" in err
+    assert len(err.strip().splitlines()) == 1 and result.read_text() == first
 
 
 @pytest.mark.parametrize("make, says", [

@@ -33,9 +33,12 @@ def train_args(tmp_path, name, *extra, resume=None):
 
 
 def popen(args):
+    """A training subprocess whose SIGINT acts as Ctrl-C, even when this suite runs in the background (where the
+    shell starts every job with SIGINT ignored, and Python keeps it ignored)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, stdin=subprocess.DEVNULL)
+                            text=True, stdin=subprocess.DEVNULL,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def run(args):
