@@ -20,6 +20,8 @@ from typing import List
 
 from torch import Tensor
 
+from core.nn.utils.checkpoint import atomic_write_text
+
 log = logging.getLogger("simclr")
 PROJECTOR_CONFIG = "projector_config.pbtxt"
 
@@ -75,4 +77,4 @@ def add_projector(writer, logDir: Path, feats: Tensor, names: List[str], images:
             merged.embeddings.add().CopyFrom(info)
     for index, info in enumerate(merged.embeddings):   # tensor_path is "<step>/<tag>/tensors.tsv"
         info.tensor_name = projector_name(tag, info.tensor_path.split("/")[0], latest=index == 0)
-    (Path(logDir) / PROJECTOR_CONFIG).write_text(text_format.MessageToString(merged))
+    atomic_write_text(text_format.MessageToString(merged), Path(logDir) / PROJECTOR_CONFIG)   # a kill keeps the old
