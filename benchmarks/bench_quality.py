@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from benchmarks.machine import device_name, versions  # noqa: E402
 from core.eval.knn import knn_top1  # noqa: E402
-from core.eval.linear_probe import linear_probe  # noqa: E402
+from core.eval.classifier import linear_probe  # noqa: E402
 from train.config import load_config  # noqa: E402
 from train.evaluation import build_encoder, split_features  # noqa: E402
 from train.trainer import SimCLRTrainer  # noqa: E402

@@ -135,6 +135,21 @@ def failure_message(report) -> str:
     return text.splitlines()[0] if text else "failed"
 
 
+def marked_test_files(tests: Path, markers: Sequence[str]) -> List[Path]:
+    """The test modules whose text names one of ``markers``: the only ones a grade must import.
+
+    Importing every test module costs seconds (torchvision, scikit-learn, TensorBoard) that a
+    task's own tests do not need. A marker reaches a test through its module's text
+    (``pytest.mark.task4``, ``pytestmark``, ``marks=``) unless a conftest adds it at collection:
+    when a ``conftest.py`` has ``add_marker``, every module is collected (``[tests]``).
+    """
+    if any("add_marker" in path.read_text(errors="replace") for path in tests.rglob("conftest.py")):
+        return [tests]
+    names = re.compile(r"\b(" + "|".join(re.escape(m) for m in markers) + r")\b")
+    files = [path for path in sorted(tests.rglob("test_*.py")) if names.search(path.read_text(errors="replace"))]
+    return files or [tests]
+
+
 def run_tests(root: Path, markers: Sequence[str], extra: Sequence[str] = ()) -> Collector:
     """Run the tests of ``markers`` (not the slow ones) in this process; returns what was recorded."""
     import pytest
@@ -146,7 +161,7 @@ def run_tests(root: Path, markers: Sequence[str], extra: Sequence[str] = ()) -> 
     try:
         pytest.main(["-qq", "-p", "no:cacheprovider", "-m", expression, "--no-header", "-rN",
                      "--continue-on-collection-errors", *extra,
-                     str(root / "tests")], plugins=[collector])
+                     *map(str, marked_test_files(root / "tests", markers))], plugins=[collector])
     finally:
         os.chdir(previous)
     return collector
@@ -220,11 +235,24 @@ def report_of(rows: List[dict]) -> dict:
             "rule": "points of a task = round(max points x passed / graded)"}
 
 
-def check_output(path: str, option: str) -> Path:
+def is_report(path: Path) -> bool:
+    """Whether ``path`` holds a report this tool wrote (one it may replace without ``--force``)."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(stored, dict) and {"tasks", "total_points", "rule"} <= set(stored)
+
+
+def check_output(path: str, option: str, force: bool = True) -> Path:
     """``path`` as a file this run may write; checked before any test runs.
 
+    Args:
+        force: an existing file that is not an earlier report may be replaced.
+
     Raises:
-        ValueError: its folder is missing or not writable, or the path is a folder.
+        ValueError: its folder is missing or not writable, the path is a folder, or (without
+            ``force``) it is an existing file other than an earlier report.
     """
     target = Path(path)
     if target.is_dir():
@@ -234,12 +262,17 @@ def check_output(path: str, option: str) -> Path:
         raise ValueError(f"{option} {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
         raise ValueError(f"{option} {path}: not writable")
+    if not force and target.exists() and not is_report(target):
+        raise ValueError(f"{option} {path}: exists and is not an earlier grading report; "
+                         f"choose another name, or pass --force to replace it")
     return target
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.grade", description=__doc__.splitlines()[0])
-    parser.add_argument("--json", metavar="FILE", help="also write the report as JSON")
+    parser.add_argument("--json", metavar="FILE",
+                        help="also write the report as JSON (replaces an earlier report, no other file)")
+    parser.add_argument("--force", action="store_true", help="let --json replace a file that is not a report")
     parser.add_argument("--summary", metavar="FILE", help="append the report as a Markdown table to FILE")
     parser.add_argument("--task", type=int, choices=[1, 2, 3, 4], help="grade one task; exit 0 only if it passes")
     parser.add_argument("--points", help=f"points of Tasks 1-4, e.g. 30,20,20,30 (default: {GRADING_FILE})")
@@ -247,7 +280,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         points = read_points(REPO_ROOT, args.points)
-        jsonPath = check_output(args.json, "--json") if args.json else None
+        jsonPath = check_output(args.json, "--json", args.force) if args.json else None
         summaryPath = check_output(args.summary, "--summary") if args.summary else None
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -111,9 +111,12 @@ def cli():
 
 @pytest.fixture(scope="session")
 def quickstart_run(tmp_path_factory):
-    """The README's quickstart command unchanged (outputs redirected to a temporary folder), run once.
+    """The README's quickstart command, 40 of its 80 epochs (outputs redirected to a temporary folder), run once.
 
     Shared by the slow tests that need a trained encoder (proof of learning, fine-tuning, the docs' snippet).
+    Half the epochs is what their claims need (measured on the 2-core machine: kNN 0.844 against 0.783 at
+    random init, fine-tuning with 10 labels per class 0.925 against 0.880) at half the time; the 80-epoch
+    numbers of the README come from the quality benchmark, not from the tests.
 
     Returns:
         ``result`` (the CompletedProcess), ``opts`` (the --opts used), ``saveDir`` (its checkpoint folder).
@@ -121,7 +124,7 @@ def quickstart_run(tmp_path_factory):
     from types import SimpleNamespace
 
     tmp = tmp_path_factory.mktemp("quickstart")
-    opts = ["general.logsDir", str(tmp / "logs"), "general.saveDir", str(tmp / "ckpt")]
+    opts = ["general.logsDir", str(tmp / "logs"), "general.saveDir", str(tmp / "ckpt"), "train.epochs", "40"]
     result = run_cli("train/main.py", "-l", "assets/experiments/quickstart.yaml", "--opts", *opts)
     return SimpleNamespace(result=result, opts=opts, saveDir=tmp / "ckpt" / "quickstart",
                            logDir=tmp / "logs" / "quickstart")

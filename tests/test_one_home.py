@@ -8,6 +8,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 HOMES = {
     r"torch\.load\(": {"core/nn/utils/checkpoint.py"},                 # read_weights
     r"\bDataLoader\(": {"train/builders.py"},                           # make_loader
+    r"\branked_hits\(": {"core/eval/accuracy.py", "core/eval/classifier.py"},   # one score: classifier_scores
+    r"LogisticRegression|nn\.Linear\(features": {"core/eval/classifier.py"},   # one classifier: probe and fine-tuning
 }
 
 
@@ -24,7 +26,8 @@ def test_calls_live_in_their_module(pattern):
 
 
 def test_one_definition_of_each_shared_helper():
-    for name in ("check_points", "find_regions", "make_loader", "read_weights", "atomic_write"):
+    for name in ("check_points", "find_regions", "make_loader", "read_weights", "atomic_write", "linear_probe",
+                 "classifier_scores", "fit_end_to_end", "fit_frozen"):
         defined = [path.relative_to(REPO_ROOT).as_posix() for path in python_files()
                    if re.search(rf"^def {name}\(", path.read_text(), re.M)]
         assert len(defined) <= 1, f"{name} is defined in {defined}"

@@ -9,11 +9,13 @@ the whole network is trained (not frozen) with a new linear layer on a small
 labeled subset, with light augmentation only (random crop + horizontal flip),
 Nesterov momentum 0.9, learning rate 0.05 x batch / 256, no weight decay. The
 same labels are used with ``--random-init``: the same architecture trained from
-scratch, the baseline pretraining must beat. Top-1 (and top-5) on the test split
-go to stdout and, named after the checkpoint, to
-``<run>/finetune_<checkpoint>_<K>_per_class.json`` (``--labels-per-class K``) or
-``<run>/finetune_<checkpoint>_<F>_of_labels.json`` (``--fraction F``, e.g. ``0p1``), and
-to TensorBoard (``<run>/finetune/``).
+scratch, the baseline pretraining must beat. ``--frozen`` trains the linear layer
+alone (the encoder in eval mode), on the same augmented images. Top-1 (and top-5)
+on the test split go to stdout and, named after the checkpoint, to
+``<run>/finetune_<checkpoint>_<K>_per_class[_frozen].json`` (``--labels-per-class K``) or
+``<run>/finetune_<checkpoint>_<F>_of_labels[_frozen].json`` (``--fraction F``, e.g. ``0p1``),
+and to TensorBoard (``<run>/finetune/``). The model, its training and its score are
+``core.eval.classifier``'s, the path the linear probe takes too.
 """
 from __future__ import annotations
 
@@ -29,16 +31,13 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
 from torchvision.transforms import v2  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
 from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, image_size  # noqa: E402
 from core.errors import UserInputError  # noqa: E402
-from core.eval.accuracy import ranked_hits  # noqa: E402
+from core.eval.classifier import LinearClassifier, classifier_scores, fit_end_to_end  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
-from core.nn.optim.schedulers import WarmupCosine  # noqa: E402
 from core.nn.utils.runtime import seed_everything  # noqa: E402
 from train.builders import config_value, dataset_from_config, make_loader  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
@@ -58,6 +57,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, help="learning rate (default: 0.05 x batch / 256, as in the paper)")
     parser.add_argument("--min-scale", type=float, default=0.5, help="smallest random-crop area fraction")
     parser.add_argument("--no-flip", action="store_true", help="no horizontal flips (digits, text)")
+    parser.add_argument("--frozen", action="store_true",
+                        help="train only the linear layer; the encoder stays frozen in eval mode")
     return parser
 
 
@@ -97,56 +98,6 @@ def labeled_subset(labels: np.ndarray, perClass: Optional[int], fraction: Option
     return capped_subset(labels, count, seed=0)
 
 
-class Classifier(nn.Module):
-    """``encoder`` then a linear layer: ``[B, 3, H, W] -> [B, classes]``."""
-
-    def __init__(self, encoder: nn.Module, features: int, classes: int):
-        super().__init__()
-        self.encoder, self.fc = encoder, nn.Linear(features, classes)
-
-    def forward(self, x):
-        return self.fc(self.encoder(x))
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, loader, device: torch.device) -> dict:
-    """Top-1 / top-5 of ``model`` (eval mode) over ``loader``."""
-    model.eval()
-    top1 = top5 = total = 0
-    for images, targets in loader:
-        logits = model(images.to(device))
-        hits = ranked_hits(logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu().numpy(), targets.numpy())
-        top1, top5, total = top1 + hits["top1"], top5 + hits["top5"], total + len(targets)
-    return {"top1": top1 / max(total, 1), "top5": top5 / max(total, 1)}
-
-
-def finetune(model: nn.Module, loader, device: torch.device, epochs: int, lr: float, progress: bool,
-             governor=None) -> List[float]:
-    """SGD (Nesterov, momentum 0.9, no weight decay), cosine decay per step; returns each epoch's mean loss.
-
-    ``governor`` (``core.nn.utils.threads.ThreadGovernor``) re-decides the CPU threads between steps.
-    """
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=0.0)
-    total = epochs * len(loader)
-    scheduler = WarmupCosine(optimizer, warmupSteps=0, totalSteps=total)       # the pretraining's schedule
-    lossFn = nn.CrossEntropyLoss()
-    losses = []
-    for _ in tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress, leave=False):
-        model.train()
-        running, steps = 0.0, 0
-        for images, targets in loader:
-            loss = lossFn(model(images.to(device)), targets.to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            if governor is not None:
-                governor.update()
-            running, steps = running + float(loss.detach()), steps + 1
-        losses.append(running / max(steps, 1))
-    return losses
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
     problem = check_args(args)
@@ -155,8 +106,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     progress = sys.stderr.isatty()
     try:
-        cfg, device, encoder, threads, governor = encoder_from_args(args, frozen=False)   # the whole network trains
-        stem = result_stem("finetune", args.ckpt, args.random_init, labels_tag(args.labels_per_class, args.fraction))
+        cfg, device, encoder, threads, governor = encoder_from_args(args, frozen=args.frozen)
+        tag = labels_tag(args.labels_per_class, args.fraction) + ("_frozen" if args.frozen else "")
+        stem = result_stem("finetune", args.ckpt, args.random_init, tag)
         check_result_paths(run_folders(cfg)[0], "finetune", stem, args.force)
         labels = split_labels(cfg, "memory").numpy()
         keep = config_value("--labels-per-class", lambda: labeled_subset(labels, args.labels_per_class,
@@ -168,26 +120,29 @@ def main(argv: Optional[List[str]] = None) -> int:
         return report_input_error(err, args)
     seed_everything(cfg.general.seed)
     classes = int(labels.max()) + 1
-    model = Classifier(encoder, encoder.outChNo, classes).to(device)
+    model = LinearClassifier(encoder, encoder.outChNo, classes, frozen=args.frozen).to(device)
     batch = min(args.batch, len(keep))
     lr = args.lr if args.lr is not None else 0.05 * batch / 256
     generator = torch.Generator().manual_seed(cfg.general.seed)
     loader = make_loader(trainSet, batch, cfg.data.numWorkers, device, generator=generator, shuffle=True,
                          dropLast=len(keep) > batch)
     start = time.perf_counter()
-    losses = finetune(model, loader, device, args.epochs, lr, progress, governor)
-    scores = accuracy(model, make_loader(testSet, cfg.train.valBatch, cfg.data.numWorkers, device), device)
+    losses = fit_end_to_end(model, loader, device, args.epochs, lr, progress, governor)
+    testLoader = make_loader(testSet, cfg.train.valBatch, cfg.data.numWorkers, device)
+    scores = classifier_scores(model, testLoader, device)
     result = {
         "encoder": "random-init" if args.random_init else str(args.ckpt), "dataset": cfg.data.dataset,
         "labels_per_class": args.labels_per_class, "fraction": args.fraction, "labeled_size": len(keep),
         "test_size": len(testSet), "epochs": args.epochs, "batch": batch, "lr": lr, "min_scale": args.min_scale,
-        "flip": not args.no_flip, "finetune_top1": scores["top1"], "finetune_top5": scores["top5"],
+        "flip": not args.no_flip, "frozen": args.frozen,
+        "finetune_top1": scores["top1"], "finetune_top5": scores["top5"],
         "final_train_loss": losses[-1], "threads": governor.threads if governor is not None else threads,
         "seconds": round(time.perf_counter() - start, 2),
     }
     out = write_result(run_folders(cfg)[0], "finetune", stem, result,
                        {"top1": scores["top1"], "top5": scores["top5"]}, {"train_loss": losses})
-    print(f"fine-tuned {result['encoder']} on {len(keep)} labeled {cfg.data.dataset} images "
+    what = "trained a linear layer on frozen" if args.frozen else "fine-tuned"
+    print(f"{what} {result['encoder']} on {len(keep)} labeled {cfg.data.dataset} images "
           f"({args.epochs} epochs, batch {batch}, lr {lr:.4g}, {result['seconds']:.1f} s)")
     print(f"  {'finetune_top1':<20} {scores['top1']:.4f}\n  {'finetune_top5':<20} {scores['top5']:.4f}")
     print(f"results: {out}")

@@ -10,9 +10,10 @@ exported encoder's folder holds the run's config.yaml); ``-l`` and ``--opts``
 only override it.
 
 The encoder is frozen (eval mode, no gradients); features of the labeled train
-split and of the test split are extracted once; a logistic regression on
-standardized features is fitted and scored (top-1, top-5), and a kNN on the
-same labeled images. With ``--labels-per-class K`` both see only K labels per
+split and of the test split are extracted once; a linear layer on standardized
+features is fitted (L2-regularized logistic regression, L-BFGS) and scored
+(top-1, top-5): ``core.eval.classifier``'s frozen path, the one fine-tuning
+takes unfrozen. A kNN is scored on the same labeled images. With ``--labels-per-class K`` both see only K labels per
 class. The raw-pixel baseline (``--pixels off`` to skip) fits the same probe on
 at most 2,000 labeled / 5,000 test images (stratified subsets), which keeps it
 to seconds; its size and time are printed. Results go to stdout and, named
@@ -35,7 +36,7 @@ import torch  # noqa: E402
 
 from core.errors import UserInputError  # noqa: E402
 from core.eval.knn import knn_top1  # noqa: E402
-from core.eval.linear_probe import linear_probe  # noqa: E402
+from core.eval.classifier import linear_probe  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
 from train.builders import config_value  # noqa: E402

@@ -117,7 +117,7 @@ def open_run(logDir: Path, saveDir: Path, fresh: bool) -> RunLock:
     from train.config import ConfigError
 
     created = [f for f in (logDir, saveDir) for f in (f, *f.parents) if not f.exists()]
-    lock = RunLock(logDir, saveDir)
+    lock = None
     try:
         for folder in (logDir, saveDir):
             try:
@@ -125,13 +125,14 @@ def open_run(logDir: Path, saveDir: Path, fresh: bool) -> RunLock:
             except OSError as err:
                 raise ConfigError(f"cannot create {folder} ({err.strerror}); set general.logsDir/"
                                   "general.saveDir to a writable folder") from err
-        lock = RunLock(logDir, saveDir)     # the folders exist now: their real paths are known
+        lock = RunLock(logDir, saveDir)     # built once the folders exist: their real paths are known
         lock.acquire()
         if fresh and run_exists(logDir, saveDir):
             raise RunExistsError(f"run folder {logDir} was filled by another process that started at the same "
                                  "time; start a new one with --opts general.name NEW_NAME")
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         for folder in sorted(created, key=lambda f: len(f.parts), reverse=True):
             if folder.is_dir():
                 (folder / LOCK_FILE).unlink(missing_ok=True)

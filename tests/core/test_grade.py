@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from core.grade import (GRADING_FILE, Collector, check_output, check_points, failure_message, markdown,
-                        read_points, row_name, score, summarize)
+from core.grade import (GRADING_FILE, REPO_ROOT, Collector, check_output, check_points, failure_message,
+                        marked_test_files, markdown, read_points, report_of, row_name, score, summarize)
 
 
 def test_points_from_the_command_line_the_grading_file_or_the_default(tmp_path):
@@ -72,6 +72,20 @@ def test_outputs_are_checked_before_grading(tmp_path, make, match):
         check_output(str(make(tmp_path)), "--json")
 
 
+def test_json_replaces_an_earlier_report_but_no_other_file_without_force(tmp_path, cli):
+    solution = tmp_path / "nt_xent.py"
+    solution.write_text("def loss(): ...\n")
+    with pytest.raises(ValueError, match="exists and is not an earlier grading report; .* --force"):
+        check_output(str(solution), "--json", force=False)
+    assert check_output(str(solution), "--json", force=True) == solution
+    earlier = tmp_path / "report.json"
+    earlier.write_text(json.dumps(report_of(summarize(Collector(), {"task1": 25}, ["task1"]))))
+    assert check_output(str(earlier), "--json", force=False) == earlier
+    result = cli("-m", "core.grade", "--json", str(solution))
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and "--force" in result.stderr
+    assert solution.read_text() == "def loss(): ...\n" and "passed" not in result.stdout
+
+
 def test_bad_output_is_one_line_and_nothing_runs(tmp_path, cli):
     result = cli("-m", "core.grade", "--json", str(tmp_path / "nowhere" / "r.json"))
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
@@ -89,3 +103,26 @@ def test_grading_one_task_writes_json_and_exits_zero_when_it_passes(tmp_path, cl
     assert (row["points"], row["max_points"], report["total_points"]) == (40, 40, 40)
     assert "Task 4" in result.stdout and "all passed" in result.stdout
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_grade_imports_only_the_modules_that_name_its_tasks(tmp_path):
+    tests = tmp_path / "tests"
+    (tests / "sub").mkdir(parents=True)
+    (tests / "test_a.py").write_text("import pytest\npytestmark = pytest.mark.task4\n")
+    (tests / "sub" / "test_b.py").write_text("import pytest\n@pytest.mark.task4_optional\ndef test_x(): ...\n")
+    (tests / "test_c.py").write_text("import torchvision  # slow to import, no task\n")
+    assert marked_test_files(tests, ["task4"]) == [tests / "test_a.py"]
+    assert marked_test_files(tests, ["task4", "task4_optional"]) == [tests / "sub" / "test_b.py", tests / "test_a.py"]
+    assert marked_test_files(tests, ["task2"]) == [tests]                   # nothing names it: pytest decides
+    (tests / "conftest.py").write_text("def pytest_itemcollected(item):\n    item.add_marker('task2')\n")
+    assert marked_test_files(tests, ["task4"]) == [tests]                   # markers added at collection: all
+
+
+def test_the_shipped_tests_lose_no_graded_test_to_that_shortcut(cli):
+    """pytest's own selection over every module finds tests only in the modules the grade imports."""
+    markers = ["task1", "task2", "task3", "task4", "task1_optional", "task4_optional"]
+    for chosen in (markers, ["task4"]):
+        result = cli("-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "-m", " or ".join(chosen), "tests")
+        found = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
+        shortcut = {path.relative_to(REPO_ROOT).as_posix() for path in marked_test_files(REPO_ROOT / "tests", chosen)}
+        assert found and found <= shortcut, sorted(found - shortcut)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core.eval.knn import knn_top1
-from core.eval.linear_probe import linear_probe
+from core.eval.classifier import linear_probe
 from core.eval.subsets import few_labels
 from tests.train.test_reliability import TINY, trained_run
 from train import linear_eval, tsne
@@ -60,7 +60,7 @@ def test_pixel_baseline_is_capped_stratified_and_timed(trained, capsys, monkeypa
     assert "raw-pixel baseline" in out and "50 labeled / 40 test images (capped, stratified)" in out
     # equal terms: the probe of h is fitted again on exactly those images, and printed beside the pixels
     assert 0.1 < result["same_images_linear_top1"] <= 1 and "on those same images" in out
-    from core.eval.linear_probe import linear_probe
+    from core.eval.classifier import linear_probe
     from core.eval.subsets import capped_subset
     from train.evaluation import encoder_from_args, split_features
 

@@ -29,6 +29,11 @@ def test_random_init_writes_json_and_tensorboard(tmp_path, capsys):
     assert code == 0
     assert json.loads((tmp_path / "ft" / "finetune_random_init_0p05_of_labels.json").read_text())["labeled_size"] == 72
 
+    code = finetune.main(["-l", "assets/experiments/quickstart.yaml", "--random-init", "--labels-per-class", "3",
+                          "--epochs", "1", "--frozen", "--opts", *TINY, *logs])      # the layer alone: its own file
+    assert code == 0 and "trained a linear layer on frozen random-init" in capsys.readouterr().out
+    assert json.loads((tmp_path / "ft" / "finetune_random_init_3_per_class_frozen.json").read_text())["frozen"]
+
 
 @pytest.mark.parametrize("args, says", [
     (["--labels-per-class", "0"], "--labels-per-class 0 must be >= 1"),

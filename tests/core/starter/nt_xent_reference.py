@@ -1,4 +1,4 @@
-"""Instructor-only: the NT-Xent formula as float64 loops, and the table the Task 4 tests grade against.
+"""Instructor-only: the NT-Xent formula in float64, anchor by anchor, and the table the Task 4 tests grade against.
 
 The student's tests (``tests/core/nn/loss/test_nt_xent.py``) read precomputed
 values from ``nt_xent_cases.json`` instead of carrying an implementation of the
@@ -29,35 +29,31 @@ def case_inputs(batch: int, dim: int, seed: int):
 
 
 def loop_loss(zA, zB, temperature, variant="correct"):
-    """Eq. (1) of the paper averaged over anchors, in float64 loops; ``variant`` names a mistake."""
+    """Eq. (1) of the paper averaged over anchors, in float64, one anchor at a time; ``variant`` names a mistake.
+
+    The similarities are one float64 matrix (cosine, or the raw dot product of ``no_normalization``);
+    which entries an anchor's positive and denominator take is written out per anchor, as in Eq. (1).
+    """
     if variant == "interleaved":      # rows zA[0], zB[0], zA[1], ... with the positive still at i + B
         z = torch.stack([zA, zB], dim=1).reshape(-1, zA.shape[1]).double()
     else:
         z = torch.cat([zA, zB]).double()
     n, batch = z.shape[0], zA.shape[0]
-
-    def sim(i, k):
-        if variant == "no_normalization":
-            return torch.dot(z[i], z[k])
-        return torch.dot(z[i], z[k]) / (z[i].norm() * z[k].norm())
-
-    def scaled(value):
-        return value * temperature if variant == "temperature_multiplied" else value / temperature
-
-    def logit(i, k):
-        if k == i and variant == "diagonal_zero":
-            return torch.zeros((), dtype=torch.float64)
-        return scaled(sim(i, k))
+    unit = z if variant == "no_normalization" else z / z.norm(dim=1, keepdim=True)
+    sims = unit @ unit.T
+    logits = sims * temperature if variant == "temperature_multiplied" else sims / temperature
+    if variant == "diagonal_zero":
+        logits = logits * (1 - torch.eye(n, dtype=torch.float64))
 
     terms = []
     for i in range(n):
         j = i if variant == "target_self" else (i + batch) % n
         keep = {"no_mask": lambda k: True, "diagonal_zero": lambda k: True, "target_self": lambda k: True,
                 "positive_excluded": lambda k: k not in (i, j)}.get(variant, lambda k: k != i)
-        others = [logit(i, k) for k in range(n) if keep(k)]
-        logDenominator = (torch.logsumexp(torch.stack(others), dim=0) if others
+        others = [k for k in range(n) if keep(k)]
+        logDenominator = (torch.logsumexp(logits[i, others], dim=0) if others
                           else torch.tensor(float("-inf"), dtype=torch.float64))
-        terms.append(logDenominator - logit(i, j))
+        terms.append(logDenominator - logits[i, j])
     if variant == "one_direction":
         return torch.stack(terms[:batch]).mean()
     if variant == "mean_over_b":

@@ -1,0 +1,190 @@
+"""One classifier path for the linear probe and fine-tuning: an encoder, a linear layer, one score.
+
+``LinearClassifier`` is the pretrained encoder plus a new linear layer. What differs between
+the two protocols of the SimCLR paper is only whether the encoder learns:
+
+* **frozen** (the linear probe): the encoder stays in eval mode without gradients, so an
+  unaugmented image always gives the same features; they are computed once and the layer is
+  fitted by ``fit_frozen``: L2-regularized multinomial logistic regression by L-BFGS on
+  standardized features (the paper's transfer protocol, Appendix B.8, after Kornblith et al.,
+  2019). Convex: it stops within a gradient tolerance of the one optimum.
+* **not frozen** (fine-tuning, Sec. 6 and Appendix B.5): ``fit_end_to_end`` trains encoder and
+  layer together with SGD (Nesterov momentum 0.9, no weight decay, cosine decay) on augmented
+  batches. A frozen model given to it trains the layer alone on augmented images.
+
+Both are scored by ``classifier_scores``: top-1 / top-5 from ``core.eval.accuracy.ranked_hits``.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from core.eval.accuracy import ranked_hits
+from core.nn.optim.schedulers import WarmupCosine
+
+FIT_CHUNK = 25   # L-BFGS iterations between two progress updates (the solver keeps its memory across them)
+
+
+class LinearClassifier(nn.Module):
+    """``encoder``, a fixed standardization, then ``nn.Linear``: ``[B, ...] -> [B, classes]``.
+
+    Args:
+        encoder: maps a batch to ``[B, features]`` (``nn.Identity()`` when the inputs are features already).
+        features: the encoder's output width.
+        classes: number of classes.
+        frozen: keep the encoder in eval mode with no gradients (its BatchNorm statistics never move).
+        mean, std: ``[features]`` standardization applied before the layer (default: none).
+    """
+
+    def __init__(self, encoder: nn.Module, features: int, classes: int, frozen: bool,
+                 mean: Optional[Tensor] = None, std: Optional[Tensor] = None):
+        super().__init__()
+        self.encoder, self.frozen, self.fc = encoder, frozen, nn.Linear(features, classes)
+        self.register_buffer("mean", torch.zeros(features) if mean is None else mean.detach().clone())
+        self.register_buffer("std", torch.ones(features) if std is None else std.detach().clone())
+        if frozen:
+            self.encoder.requires_grad_(False)
+        self.train()
+
+    def train(self, mode: bool = True) -> "LinearClassifier":
+        """As ``nn.Module.train``, except that a frozen encoder stays in eval mode."""
+        super().train(mode)
+        if self.frozen:
+            self.encoder.eval()
+        return self
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Standardized features ``[B, features]`` (no gradients through a frozen encoder)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            h = self.encoder(x)
+        return (h - self.mean) / self.std
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(self.encode(x))
+
+
+def fit_frozen(model: LinearClassifier, feats: Tensor, labels: Tensor, l2: float = 1.0, maxIter: int = 1000,
+               progress: bool = False) -> int:
+    """Fit ``model.fc`` on encoded features: cross-entropy + ``l2 / 2 * ||W||^2``, full batch, L-BFGS.
+
+    The objective of scikit-learn's ``LogisticRegression(C=1 / l2)`` (the bias is not penalized),
+    divided by ``N``; solved in float64 with a strong-Wolfe line search until the largest gradient
+    entry is below ``1e-7`` or the loss stops changing, at most ``maxIter`` iterations (warns then).
+    The solver keeps its curvature memory across the progress chunks: one uninterrupted run.
+
+    Args:
+        model: a ``LinearClassifier``; only its ``fc`` changes.
+        feats: ``[N, D]`` features of the encoder (before the model's standardization).
+        labels: ``[N]`` class indices in ``[0, classes)``.
+
+    Returns:
+        The L-BFGS iterations used.
+    """
+    from tqdm import tqdm
+
+    with torch.no_grad():
+        x = ((feats.double() - model.mean.double()) / model.std.double())
+    y = labels.long()
+    weight = model.fc.weight.detach().double().zero_().requires_grad_(True)
+    bias = model.fc.bias.detach().double().zero_().requires_grad_(True)
+    solver = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=FIT_CHUNK, max_eval=10 * FIT_CHUNK, history_size=20,
+                               tolerance_grad=1e-7, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+    penalty = l2 / (2 * len(y))
+
+    def closure():
+        solver.zero_grad()
+        loss = nn.functional.cross_entropy(x @ weight.T + bias, y) + penalty * (weight * weight).sum()
+        loss.backward()
+        return loss
+
+    done = 0
+    with tqdm(total=maxIter, desc="fitting the linear probe", unit="it", disable=not progress, leave=False) as bar:
+        while done < maxIter:
+            solver.param_groups[0]["max_iter"] = min(FIT_CHUNK, maxIter - done)
+            before = solver.state[weight].get("n_iter", 0)
+            solver.step(closure)
+            used = solver.state[weight].get("n_iter", 0) - before
+            done += used
+            bar.update(used)
+            if used < solver.param_groups[0]["max_iter"]:
+                break
+    if done >= maxIter:
+        warnings.warn(f"the linear probe did not converge in {maxIter} L-BFGS iterations", RuntimeWarning,
+                      stacklevel=2)
+    with torch.no_grad():
+        model.fc.weight.copy_(weight)
+        model.fc.bias.copy_(bias)
+    return done
+
+
+def fit_end_to_end(model: LinearClassifier, loader: Iterable[Tuple[Tensor, Tensor]], device: torch.device,
+                   epochs: int, lr: float, progress: bool = False, governor=None) -> List[float]:
+    """SGD (Nesterov, momentum 0.9, no weight decay) with a cosine decay per step; each epoch's mean loss.
+
+    Trains every parameter that requires a gradient: encoder and layer, or the layer alone when
+    ``model.frozen``. ``governor`` (``core.nn.utils.threads.ThreadGovernor``) re-decides the CPU
+    threads between steps.
+    """
+    from tqdm import tqdm
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=0.0)
+    scheduler = WarmupCosine(optimizer, warmupSteps=0, totalSteps=epochs * len(loader))
+    losses = []
+    for _ in tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress, leave=False):
+        model.train()
+        running, steps = 0.0, 0
+        for images, targets in loader:
+            loss = nn.functional.cross_entropy(model(images.to(device)), targets.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if governor is not None:
+                governor.update()
+            running, steps = running + float(loss.detach()), steps + 1
+        losses.append(running / max(steps, 1))
+    return losses
+
+
+@torch.no_grad()
+def classifier_scores(model: nn.Module, batches: Iterable[Tuple[Tensor, Tensor]],
+                      device: torch.device = torch.device("cpu")) -> Dict[str, float]:
+    """Top-1 / top-5 accuracy of ``model`` (eval mode) over ``(inputs, targets)`` batches."""
+    model.eval()
+    top1 = top5 = total = 0
+    for inputs, targets in batches:
+        logits = model(inputs.to(device))
+        ranked = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu().numpy()
+        hits = ranked_hits(ranked, targets.numpy())
+        top1, top5, total = top1 + hits["top1"], top5 + hits["top5"], total + len(targets)
+    return {"top1": top1 / max(total, 1), "top5": top5 / max(total, 1)}
+
+
+def linear_probe(trainFeats: Tensor, trainLabels: Tensor, testFeats: Tensor, testLabels: Tensor,
+                 maxIter: int = 1000, progress: bool = False) -> Dict[str, float]:
+    """The frozen path on features already extracted: standardize, ``fit_frozen``, score.
+
+    Args:
+        trainFeats, trainLabels: ``[N, D]`` features and ``[N]`` labels to fit on (for a few-label
+            probe, index them with ``core.eval.subsets.few_labels`` first).
+        testFeats, testLabels: ``[M, D]`` and ``[M]`` to score.
+        progress: show a tqdm bar while fitting.
+
+    Returns:
+        ``{"top1", "top5", "train_size", "iterations"}`` (accuracies in [0, 1]).
+    """
+    feats = trainFeats.double()
+    std = feats.std(dim=0, unbiased=False)
+    std[std == 0] = 1.0                                      # a constant feature stays 0, as in scikit-learn
+    classes, fitLabels = torch.unique(trainLabels.long(), return_inverse=True)   # the classes it has seen
+    lookup = torch.full((int(max(classes.max(), testLabels.max())) + 1,), -1, dtype=torch.long)
+    lookup[classes] = torch.arange(len(classes))            # a test class never seen in training never hits
+    model = LinearClassifier(nn.Identity(), feats.shape[1], len(classes), frozen=True,
+                             mean=feats.mean(dim=0), std=std).double()
+    iterations = fit_frozen(model, feats, fitLabels, maxIter=maxIter, progress=progress)
+    scores = classifier_scores(model, [(testFeats.double(), lookup[testLabels.long()])])
+    return {**scores, "train_size": int(len(trainLabels)), "iterations": iterations}
