@@ -109,6 +109,29 @@ def cli():
     return run_cli
 
 
+TOOLS = ("train/main.py", "train/linear_eval.py", "train/finetune.py", "train/tsne.py")
+
+
+@pytest.fixture
+def tool(capsys):
+    """Run a command's ``main(argv)`` in this process: ``tool("train/main.py", *args)`` -> an object with
+    ``returncode``, ``stdout`` and ``stderr``, like ``cli`` without starting an interpreter and importing torch
+    (seconds each). ``cli`` stays for what needs the process itself: signals, exit paths, the environment.
+    """
+    from types import SimpleNamespace
+
+    from train import finetune, linear_eval, main, tsne
+
+    mains = dict(zip(TOOLS, (main.main, linear_eval.main, finetune.main, tsne.main)))
+
+    def run(name, *args):
+        code = mains[name](list(args))
+        captured = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def quickstart_run(tmp_path_factory):
     """The README's quickstart command, 40 of its 80 epochs (outputs redirected to a temporary folder), run once.

@@ -119,10 +119,9 @@ def test_a_grade_imports_only_the_modules_that_name_its_tasks(tmp_path):
 
 
 def test_the_shipped_tests_lose_no_graded_test_to_that_shortcut(cli):
-    """pytest's own selection over every module finds tests only in the modules the grade imports."""
+    """pytest's own selection over every module finds graded tests only in the modules the grade imports."""
     markers = ["task1", "task2", "task3", "task4", "task1_optional", "task4_optional"]
-    for chosen in (markers, ["task4"]):
-        result = cli("-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "-m", " or ".join(chosen), "tests")
-        found = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
-        shortcut = {path.relative_to(REPO_ROOT).as_posix() for path in marked_test_files(REPO_ROOT / "tests", chosen)}
-        assert found and found <= shortcut, sorted(found - shortcut)
+    result = cli("-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", "-m", " or ".join(markers), "tests")
+    found = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
+    shortcut = {path.relative_to(REPO_ROOT).as_posix() for path in marked_test_files(REPO_ROOT / "tests", markers)}
+    assert len(found) >= 5 and found <= shortcut, sorted(found - shortcut)

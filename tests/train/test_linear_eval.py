@@ -10,6 +10,7 @@ from train.evaluation import build_encoder, split_features
 
 pytestmark = pytest.mark.pipeline
 
+
 SMALL = ["general.device", "cpu", "model.kwargs.baseChNo", "4", "model.latentChNo", "32",
          "data.imgSize", "8", "data.numWorkers", "0"]
 
@@ -27,10 +28,10 @@ def test_encoder_is_frozen_during_feature_extraction():
     assert all(torch.equal(before[k], v) for k, v in encoder.state_dict().items())  # BN stats untouched too
 
 
-def test_random_init_cli_writes_json_with_baselines(cli, tmp_path):
+def test_random_init_cli_writes_json_with_baselines(tool, tmp_path):
     logs = ["general.logsDir", str(tmp_path), "general.name", "probe"]
-    result = cli("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
-                 "--opts", *SMALL, *logs)
+    result = tool("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
+                  "--opts", *SMALL, *logs)
     assert result.returncode == 0, result.stderr
     assert "linear_top1" in result.stdout and "pixels_linear_top1" in result.stdout
     data = json.loads((tmp_path / "probe" / "linear_eval_random_init.json").read_text())
@@ -40,29 +41,29 @@ def test_random_init_cli_writes_json_with_baselines(cli, tmp_path):
     assert data["linear_top5"] >= data["linear_top1"]
     assert list((tmp_path / "probe" / "linear_eval").glob("events.out.tfevents.*"))
 
-    few = cli("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
-              "--labels-per-class", "5", "--pixels", "off", "--opts", *SMALL, *logs)
+    few = tool("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
+               "--labels-per-class", "5", "--pixels", "off", "--opts", *SMALL, *logs)
     assert few.returncode == 0, few.stderr
     fewData = json.loads((tmp_path / "probe" / "linear_eval_random_init_5_per_class.json").read_text())
     assert fewData["probe_train_size"] == 50 and "pixels_linear_top1" not in fewData
 
 
-def test_cli_errors(cli, tmp_path):
-    missing = cli("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml", "--opts", *SMALL)
+def test_cli_errors(tool, tmp_path):
+    missing = tool("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml", "--opts", *SMALL)
     assert missing.returncode == 2 and "--ckpt" in missing.stderr
-    wrong = cli("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml",
-                "--ckpt", str(tmp_path / "none.pt"), "--opts", *SMALL)
+    wrong = tool("train/linear_eval.py", "-l", "assets/experiments/quickstart.yaml",
+                 "--ckpt", str(tmp_path / "none.pt"), "--opts", *SMALL)
     assert wrong.returncode == 2 and "does not exist" in wrong.stderr
-    tsne = cli("train/tsne.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
-               "--samples", "50", "--out", str(tmp_path / "t.png"), "--opts", *SMALL)
+    tsne = tool("train/tsne.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
+                "--samples", "50", "--out", str(tmp_path / "t.png"), "--opts", *SMALL)
     assert tsne.returncode == 0, tsne.stderr
     assert (tmp_path / "t.png").stat().st_size > 1000
-    again = cli("train/tsne.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
-                "--out", str(tmp_path / "t.png"), "--opts", *SMALL)
+    again = tool("train/tsne.py", "-l", "assets/experiments/quickstart.yaml", "--random-init",
+                 "--out", str(tmp_path / "t.png"), "--opts", *SMALL)
     assert again.returncode == 2 and "exists" in again.stderr
 
 
-def test_evaluation_clis_work_from_the_checkpoint_alone(cli, tmp_path):
+def test_evaluation_clis_work_from_the_checkpoint_alone(tool, tmp_path):
     from core.nn.networks.export import export_encoder
     from core.nn.utils.checkpoint import CKPT_FORMAT, atomic_save
     from train.builders import build_model
@@ -76,8 +77,9 @@ def test_evaluation_clis_work_from_the_checkpoint_alone(cli, tmp_path):
     atomic_save({"format": CKPT_FORMAT, "epoch": 1, "globalStep": 1, "stepInEpoch": 0, "model": model.state_dict(),
                  "modelArgs": modelArgs, "config": to_plain(cfg), "optimizer": {}, "scheduler": None, "scaler": None},
                 tmp_path / "checkpoint_epoch0001.pt")
-    probe = cli("train/linear_eval.py", "--ckpt", str(tmp_path / "checkpoint_epoch0001.pt"), "--pixels", "off",
-                "--opts", "general.logsDir", str(tmp_path / "mine"))
+    probe = tool("train/linear_eval.py", "--ckpt", str(tmp_path / "checkpoint_epoch0001.pt"),
+                 "--pixels", "off",
+                 "--opts", "general.logsDir", str(tmp_path / "mine"))
     assert probe.returncode == 0, probe.stderr
     # a checkpoint outside its run's folder: the outputs go where the command says, under the stored run name
     assert (tmp_path / "mine" / "stored" / "linear_eval_checkpoint_epoch0001.json").is_file()
@@ -85,16 +87,16 @@ def test_evaluation_clis_work_from_the_checkpoint_alone(cli, tmp_path):
 
     export_encoder(model.encoder, tmp_path / "export")
     (tmp_path / "export" / "config.yaml").write_text(yaml.safe_dump(to_plain(cfg)))   # as the trainer writes it
-    tsne = cli("train/tsne.py", "--ckpt", str(tmp_path / "export"), "--samples", "30",
-               "--out", str(tmp_path / "t.png"))
+    tsne = tool("train/tsne.py", "--ckpt", str(tmp_path / "export"), "--samples", "30",
+                "--out", str(tmp_path / "t.png"))
     assert tsne.returncode == 0, tsne.stderr
     bare = tmp_path / "bare"
     export_encoder(model.encoder, bare)
-    noConfig = cli("train/tsne.py", "--ckpt", str(bare), "--out", str(tmp_path / "u.png"))
+    noConfig = tool("train/tsne.py", "--ckpt", str(bare), "--out", str(tmp_path / "u.png"))
     assert noConfig.returncode == 2 and "give -l CONFIG" in noConfig.stderr
 
 
-def test_a_foreign_checkpoint_does_not_choose_where_results_go(cli, tmp_path):
+def test_a_foreign_checkpoint_does_not_choose_where_results_go(tool, tmp_path, monkeypatch):
     """Its stored general.logsDir and data.rootPath are ignored; in its own run folder they are kept."""
     from core.nn.utils.checkpoint import CKPT_FORMAT, atomic_save
     from tests.conftest import REPO_ROOT
@@ -114,13 +116,14 @@ def test_a_foreign_checkpoint_does_not_choose_where_results_go(cli, tmp_path):
     atomic_save(state, downloaded)
     work = tmp_path / "work"
     work.mkdir()
-    probe = cli(str(REPO_ROOT / "train" / "linear_eval.py"), "--ckpt", str(downloaded), "--pixels", "off",
-                cwd=work)
+    monkeypatch.chdir(work)                                     # the defaults are relative to where it runs
+    probe = tool("train/linear_eval.py", "--ckpt", str(downloaded), "--pixels", "off")
+    monkeypatch.chdir(REPO_ROOT)
     assert probe.returncode == 0, probe.stderr
     assert not elsewhere.exists() and not (tmp_path / "their-data").exists()
     assert (work / "assets" / "logs" / "run" / "linear_eval_checkpoint_epoch0001.json").is_file()   # the default
     own = tmp_path / "ckpts" / "run" / "checkpoint_epoch0001.pt"        # where its own run saved it: trusted
     atomic_save(state, own)
-    again = cli("train/linear_eval.py", "--ckpt", str(own), "--pixels", "off")
+    again = tool("train/linear_eval.py", "--ckpt", str(own), "--pixels", "off")
     assert again.returncode == 0, again.stderr
     assert (elsewhere / "run" / "linear_eval_checkpoint_epoch0001.json").is_file()

@@ -25,28 +25,42 @@ def test_missing_config_file_and_module_form(cli, tmp_path):
     assert result.stderr.strip() == f"error: config file '{tmp_path / 'none.yaml'}' does not exist"
 
 
-def test_resume_path_that_is_not_a_checkpoint(cli, tmp_path):
+def test_resume_path_that_is_not_a_checkpoint(tool, tmp_path):
     bogus = tmp_path / "bogus.pt"
     bogus.write_bytes(b"junk")
-    result = cli("train/main.py", "-l", "assets/experiments/quickstart.yaml", "--resume", str(bogus),
-                 "--opts", *QUICK, *outputs(tmp_path))
+    result = tool("train/main.py", "-l", "assets/experiments/quickstart.yaml", "--resume", str(bogus),
+                  "--opts", *QUICK, *outputs(tmp_path))
     assert result.returncode == 2
     assert "is not a readable checkpoint" in result.stderr
 
 
-@pytest.mark.parametrize("tool", ["train/linear_eval.py", "train/tsne.py", "train/finetune.py"])
-def test_evaluation_tools_share_the_flags_and_honour_simclr_debug(cli, tool, tmp_path, monkeypatch):
-    extra = ["--labels-per-class", "2"] if tool.endswith("finetune.py") else []
+@pytest.mark.parametrize("name", ["linear_eval", "tsne", "finetune"])
+def test_evaluation_tools_share_the_flags_and_honour_simclr_debug(name, tmp_path, monkeypatch, capsys):
+    """In-process: one line and 2 for an input error; with SIMCLR_DEBUG the error itself (a traceback)."""
+    from core.nn.utils.checkpoint import CheckpointError
+    from train import finetune, linear_eval, tsne
+
+    main = {"linear_eval": linear_eval, "tsne": tsne, "finetune": finetune}[name].main
+    extra = ["--labels-per-class", "2"] if name == "finetune" else []
     missing = str(tmp_path / "missing.pt")
-    plain = cli(tool, "--ckpt", missing, "--opts", "general.device", "cpu", "--opts", "data.numWorkers", "0", *extra)
-    assert plain.returncode == 2 and plain.stderr.strip().count("\n") == 0 and "does not exist" in plain.stderr
+    monkeypatch.delenv("SIMCLR_DEBUG", raising=False)
+    assert main(["--ckpt", missing, "--opts", "general.device", "cpu", "--opts", "data.numWorkers", "0", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "does not exist" in err
     monkeypatch.setenv("SIMCLR_DEBUG", "1")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        main(["--ckpt", missing, *extra])
+
+
+def test_an_uncaught_error_under_simclr_debug_is_a_traceback_from_the_real_command(tmp_path, monkeypatch):
     import os
     import subprocess
     import sys
 
     from tests.conftest import REPO_ROOT
 
-    debug = subprocess.run([sys.executable, tool, "--ckpt", missing, *extra], cwd=REPO_ROOT, capture_output=True,
-                           text=True, env=dict(os.environ), timeout=600, stdin=subprocess.DEVNULL)
+    monkeypatch.setenv("SIMCLR_DEBUG", "1")
+    debug = subprocess.run([sys.executable, "train/finetune.py", "--ckpt", str(tmp_path / "missing.pt"),
+                            "--labels-per-class", "2"], cwd=REPO_ROOT, capture_output=True, text=True,
+                           env=dict(os.environ), timeout=600, stdin=subprocess.DEVNULL)
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "CheckpointError" in debug.stderr

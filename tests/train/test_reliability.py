@@ -182,18 +182,20 @@ def test_nan_loss_stops_with_advice_and_keeps_the_last_checkpoint(tmp_path, monk
     assert load_checkpoint(saved[0])["epoch"] == 1
 
 
-def test_malformed_yaml_and_missing_resume_path(tmp_path):
+def test_malformed_yaml_and_missing_resume_path(tmp_path, tool):
     bad = tmp_path / "bad.yaml"
     bad.write_text("train:\n  epochs: 3\n  trainBatch: [1,\n")
-    code, _, err = run([sys.executable, "train/main.py", "-l", str(bad)])
-    assert code == 2 and re.match(rf"error: {re.escape(str(bad))}: line \d+, column \d+ malformed YAML", err)
-    code, _, err = run(train_args(tmp_path, "r", resume=str(tmp_path / "missing.pt")))
-    assert code == 2 and "does not exist" in err
+    result = tool("train/main.py", "-l", str(bad))
+    assert result.returncode == 2
+    assert re.match(rf"error: {re.escape(str(bad))}: line \d+, column \d+ malformed YAML", result.stderr)
+    result = tool(*train_args(tmp_path, "r", resume=str(tmp_path / "missing.pt"))[1:])
+    assert result.returncode == 2 and "does not exist" in result.stderr
 
 
-def test_missing_cuda_device_warns_and_runs_on_cpu(tmp_path):
-    code, out, err = run(train_args(tmp_path, "gpu", "general.device", "cuda:3", "train.epochs", "1"))
-    assert code == 0, err
+def test_missing_cuda_device_warns_and_runs_on_cpu(tmp_path, tool):
+    result = tool(*train_args(tmp_path, "gpu", "general.device", "cuda:3", "train.epochs", "1")[1:])
+    out, err = result.stdout, result.stderr
+    assert result.returncode == 0, err
     assert "general.device=cuda:3 requested but" in out + err and "running on the CPU" in out + err
     assert "device cpu" in out
 

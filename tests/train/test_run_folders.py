@@ -247,7 +247,7 @@ def test_disk_full_while_logging_is_one_message(tmp_path, monkeypatch, main):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, sig, code):
+def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, sig, code, main):
     proc = popen(train_args(tmp_path, "preempted", "log.saveEpoch", "0"))
     for line in proc.stdout:
         if line.startswith("epoch 1/3"):
@@ -257,7 +257,7 @@ def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, sig, code):
     assert proc.returncode == code, err
     assert f"{signal.Signals(sig).name}: interrupted; checkpoint saved in" in err and "--resume auto" in err
     assert len(list_checkpoints(tmp_path / "ckpt" / "preempted")) == 1
-    again, out, err = run(train_args(tmp_path, "preempted", "log.saveEpoch", "0", resume="auto"))
+    again, out, err = main(tmp_path, "preempted", "log.saveEpoch", "0", resume="auto")     # in-process
     assert again == 0, err
     assert load_checkpoint(list_checkpoints(tmp_path / "ckpt" / "preempted")[-1])["epoch"] == 3
     assert torch.is_tensor(load_checkpoint(list_checkpoints(tmp_path / "ckpt" / "preempted")[-1])["model"][
@@ -266,7 +266,7 @@ def test_sigterm_and_sighup_save_like_ctrl_c(tmp_path, sig, code):
 
 @pytest.mark.slow
 def test_two_launches_of_one_run_at_once_never_share_its_folder(tmp_path):
-    for attempt in range(3):
+    for attempt in range(2):
         procs = [popen(train_args(tmp_path, f"race{attempt}", "train.epochs", "1")) for _ in range(2)]
         results = [(p.wait(timeout=TIMEOUT), *p.communicate()) for p in procs]
         codes = sorted(code for code, _, _ in results)

@@ -42,24 +42,24 @@ def test_test_path_is_only_for_image_folders():
         load_config("assets/experiments/quickstart.yaml", ["data.testPath", "/data/test"])
 
 
-def test_trainer_and_linear_eval_use_the_test_folder(tmp_path, cli):
+def test_trainer_and_linear_eval_use_the_test_folder(tmp_path, tool):
     train, test = folders(tmp_path)
     opts = ["data.dataset", "ImageFolder", "data.rootPath", str(train), "data.testPath", str(test),
             "data.imgSize", "12", "model.kwargs.baseChNo", "4", "model.latentChNo", "16", "train.trainBatch", "8",
             "train.epochs", "1", "log.knnK", "5", "log.tsneSamples", "8", "log.embeddingSamples", "8",
             "general.logsDir", str(tmp_path / "logs"), "general.saveDir", str(tmp_path / "ckpt")]
-    run = cli("train/main.py", "-l", "assets/experiments/quickstart.yaml", "--opts", *opts)
+    run = tool("train/main.py", "-l", "assets/experiments/quickstart.yaml", "--opts", *opts)
     assert run.returncode == 0, run.stderr
     assert "train 20 images" in run.stdout and "memory 20, test 8" in run.stdout
     assert "20 bank / 8 test images" in run.stdout and "CPU thread" in run.stdout
-    probe = cli("train/linear_eval.py", "--ckpt", str(tmp_path / "ckpt" / "quickstart"))
+    probe = tool("train/linear_eval.py", "--ckpt", str(tmp_path / "ckpt" / "quickstart"))
     assert probe.returncode == 0, probe.stderr
     result = json.loads((tmp_path / "logs" / "quickstart" / "linear_eval_encoder.json").read_text())
     assert result["train_size"] == 20 and result["test_size"] == 8
 
     bad = write_image_folder(tmp_path / "other", classes=("cat", "emu"), perClass=2, size=12)
-    refused = cli("train/main.py", "-l", "assets/experiments/quickstart.yaml", "--opts", *opts,
-                  "general.name", "refused", "data.testPath", str(bad))
+    refused = tool("train/main.py", "-l", "assets/experiments/quickstart.yaml", "--opts", *opts,
+                   "general.name", "refused", "data.testPath", str(bad))
     assert refused.returncode == 2 and "class subfolders must be the same" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "logs" / "refused").exists()

@@ -15,6 +15,7 @@ SMALL = ["general.device", "cpu", "model.kwargs.baseChNo", "4", "model.latentChN
 
 
 def train_cli(cli, tmp_path, name, *opts, resume=None):
+    """``train/main.py`` with the small model, through ``cli`` (a new process) or ``tool`` (in this one)."""
     args = ["train/main.py", "-l", "assets/experiments/quickstart.yaml"]
     if resume:
         args += ["--resume", resume]
@@ -88,7 +89,9 @@ def test_digits_two_epochs_leave_a_complete_run(cli, tmp_path):
     assert_run_is_complete(tmp_path, "digits", epochs=2, steps=2 * (1438 // 256))
 
 
-def test_image_folder_run_resume_and_no_overwrite(cli, tmp_path):
+def test_image_folder_run_resume_and_no_overwrite(tool, tmp_path):
+    """In-process (the digits test above runs the real command)."""
+    cli = tool
     root = write_image_folder(tmp_path / "images", perClass=15)  # 24 train, 6 test
     data = ["data.dataset", "ImageFolder", "data.rootPath", str(root), "train.trainBatch", "8",
             "log.knnK", "5", "log.tsneSamples", "6", "log.embeddingSamples", "4"]
