@@ -147,7 +147,8 @@ def tamper(folder, spec=None, config=None, weights=None):
 
 FOREIGN = [
     (dict(spec="[1, 2]"), "encoder.json' is a list, not a mapping of ResNet arguments"),
-    (dict(spec='{"inChNo": 3, "outChNo": 32, "evil": 1}'), "its encoder.json are refused: ResNet: unknown hyperparam"),
+    (dict(spec='{"inChNo": 3, "outChNo": 32, "evil": 1}'),
+     "the arguments in its encoder.json are refused: ResNet: unknown hyperparam"),
     (dict(spec='{"inChNo": 3, "outChNo": 32, "norm": "__class__"}'), "norm='__class__' is not a conv normalization"),
     (dict(spec='{"inChNo": 3, "outChNo": "32"}'), "outChNo='32' must be an integer in [1, 65536]"),
     (dict(spec='{"inChNo": 3, "outChNo": 1000000000000}'), "outChNo=1000000000000 must be an integer in [1, 65536]"),

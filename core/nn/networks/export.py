@@ -77,7 +77,7 @@ def encoder_from_checkpoint(checkpoint: Checkpoint) -> ResNet:
         encoder.load_state_dict(checkpoint.state)
         return encoder
     except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{str(checkpoint.path)!r}: its {what} are refused: {err}") from err
+        raise CheckpointError(f"{str(checkpoint.path)!r}: the arguments in its {what} are refused: {err}") from err
     except RuntimeError as err:
         raise CheckpointError(f"{str(checkpoint.path)!r}: the weights do not fit its {what}: "
                               f"{str(err).splitlines()[0]}") from err
