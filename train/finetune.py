@@ -41,7 +41,7 @@ from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from core.nn.utils.runtime import seed_everything  # noqa: E402
 from train.builders import config_value, dataset_from_config, make_loader  # noqa: E402
 from train.cli import encoder_flags, report_input_error  # noqa: E402
-from train.evaluation import encoder_from_args, split_labels  # noqa: E402
+from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
 from train.results import check_result_paths, labels_tag, result_stem, write_result  # noqa: E402
 
@@ -58,7 +58,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--min-scale", type=float, default=0.5, help="smallest random-crop area fraction")
     parser.add_argument("--no-flip", action="store_true", help="no horizontal flips (digits, text)")
     parser.add_argument("--frozen", action="store_true",
-                        help="train only the linear layer; the encoder stays frozen in eval mode")
+                        help="train only the linear layer, on standardized features; the encoder stays frozen")
     return parser
 
 
@@ -120,7 +120,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return report_input_error(err, args)
     seed_everything(cfg.general.seed)
     classes = int(labels.max()) + 1
-    model = LinearClassifier(encoder, encoder.outChNo, classes, frozen=args.frozen).to(device)
+    mean = std = None
+    if args.frozen:       # standardized features, as the probe's: from the labeled images, unaugmented
+        feats = split_features(cfg, encoder, "memory", device, keep, progress)[0].double()
+        mean, std = feats.mean(dim=0).float(), feats.std(dim=0, unbiased=False).clamp_min(1e-12).float()
+    model = LinearClassifier(encoder, encoder.outChNo, classes, frozen=args.frozen, mean=mean, std=std).to(device)
     batch = min(args.batch, len(keep))
     lr = args.lr if args.lr is not None else 0.05 * batch / 256
     generator = torch.Generator().manual_seed(cfg.general.seed)

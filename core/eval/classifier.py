@@ -88,8 +88,8 @@ def fit_frozen(model: LinearClassifier, feats: Tensor, labels: Tensor, l2: float
     with torch.no_grad():
         x = ((feats.double() - model.mean.double()) / model.std.double())
     y = labels.long()
-    weight = model.fc.weight.detach().double().zero_().requires_grad_(True)
-    bias = model.fc.bias.detach().double().zero_().requires_grad_(True)
+    weight = torch.zeros_like(model.fc.weight, dtype=torch.float64, requires_grad=True)   # solved in float64,
+    bias = torch.zeros_like(model.fc.bias, dtype=torch.float64, requires_grad=True)       # copied in at the end
     solver = torch.optim.LBFGS([weight, bias], lr=1.0, max_iter=FIT_CHUNK, max_eval=10 * FIT_CHUNK, history_size=20,
                                tolerance_grad=1e-7, tolerance_change=1e-12, line_search_fn="strong_wolfe")
     penalty = l2 / (2 * len(y))
