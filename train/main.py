@@ -101,10 +101,41 @@ def quiet_disk_full_threads(args) -> None:
     threading.__excepthook__(args)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def import_holding_signals(modules=("train.state", "train.trainer")) -> Optional[int]:
+    """Import ``modules`` (torch and the trainer) with Ctrl-C, SIGTERM and SIGHUP held back; the first that came.
+
+    During its import torch's C++ code calls back into Python; an exception raised there by a
+    signal handler cannot pass through the C++ frames and the process aborts (SIGABRT, exit -6,
+    seen with a SIGHUP 0.8 s after the start). So while torch loads a signal is only noted.
+
+    Returns:
+        The first signal that came during the import, or None.
+    """
+    import importlib  # noqa: SIM104  (a fixed list of this project's modules, never a name from a config)
+
+    came: List[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in STOP_SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}            # an ignored signal stays ignored
+    try:
+        for name in modules:
+            importlib.import_module(name)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return came[0] if came else None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse arguments, build the trainer, train. Returns the exit code."""
     args = get_args_parser().parse_args(argv)
     setup_console_logging()
+    held = import_holding_signals()
+    if held is not None:
+        print(f"stopped by {signal.Signals(held).name} while starting; no checkpoint was written", file=sys.stderr)
+        return 128 + held
     previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     previousHook, threading.excepthook = threading.excepthook, quiet_disk_full_threads
     try:
@@ -118,8 +149,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Build the trainer and train; the exit code (see the module docstring)."""
     try:
-        from train.state import DiskFullError          # imported here: torch takes seconds, and a Ctrl-C or
-        from train.trainer import NonFiniteLossError, SimCLRTrainer    # SIGTERM meanwhile is one line too
+        from train.state import DiskFullError          # imported by main already (holding signals meanwhile)
+        from train.trainer import NonFiniteLossError, SimCLRTrainer
 
         cfg = load_config(args.load, args.opts)
         trainer = SimCLRTrainer(cfg, resume=args.resume)

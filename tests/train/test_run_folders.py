@@ -6,6 +6,7 @@ signal test runs a subprocess like the Ctrl-C test of ``test_reliability.py``.
 import errno
 import re
 import signal
+import sys
 import time
 
 import pytest
@@ -179,6 +180,20 @@ def test_ctrl_c_while_starting_exits_130_quietly(tmp_path, monkeypatch, main):
     monkeypatch.setattr(trainer.SimCLRTrainer, "__init__", interrupted)
     code, _, err = main(tmp_path, "s")
     assert code == 130 and err.strip() == "stopped by SIGINT while starting; no checkpoint was written"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_while_torch_loads_is_held_until_the_import_ends(tmp_path, monkeypatch, sig):
+    """An exception from a handler inside torch's C++ import callbacks would abort the process: none is raised."""
+    from train.main import import_holding_signals
+
+    name = f"signals_itself_{int(sig)}"
+    (tmp_path / f"{name}.py").write_text(f"import os, signal\nos.kill(os.getpid(), {int(sig)})\nFINISHED = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    before = signal.getsignal(sig)
+    assert import_holding_signals((name,)) == sig
+    assert sys.modules[name].FINISHED and signal.getsignal(sig) is before      # imported whole; handler restored
+    assert import_holding_signals((name,)) is None                             # nothing came
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
