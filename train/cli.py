@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+from typing import Tuple
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def config_flags() -> argparse.ArgumentParser:
@@ -50,3 +54,12 @@ def report_input_error(err: Exception, args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") == "0":
         print(f"error: {err}", file=sys.stderr)
     return 2
+
+
+def stop_signals(signals: Tuple[int, ...] = STOP_SIGNALS) -> Tuple[int, ...]:
+    """Those of ``signals`` this process answers: not the ignored ones.
+
+    ``nohup`` starts a command with SIGHUP ignored (so it outlives its terminal) and a background
+    shell job has SIGINT ignored; a handler installed over them would undo that choice.
+    """
+    return tuple(sig for sig in signals if signal.getsignal(sig) is not signal.SIG_IGN)

@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.errors import UserInputError  # noqa: E402
-from train.cli import config_flags, report_input_error  # noqa: E402
+from train.cli import config_flags, report_input_error, stop_signals  # noqa: E402
 from train.config import load_config  # noqa: E402
 
 
@@ -101,9 +101,6 @@ def quiet_disk_full_threads(args) -> None:
     threading.__excepthook__(args)
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
 def import_holding_signals(modules=("train.state", "train.trainer")) -> Optional[int]:
     """Import ``modules`` (torch and the trainer) with Ctrl-C, SIGTERM and SIGHUP held back; the first that came.
 
@@ -117,8 +114,7 @@ def import_holding_signals(modules=("train.state", "train.trainer")) -> Optional
     import importlib  # noqa: SIM104  (a fixed list of this project's modules, never a name from a config)
 
     came: List[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in STOP_SIGNALS
-                if signal.getsignal(sig) is not signal.SIG_IGN}            # an ignored signal stays ignored
+    previous = {sig: signal.signal(sig, lambda signum, frame: came.append(signum)) for sig in stop_signals()}
     try:
         for name in modules:
             importlib.import_module(name)
@@ -136,7 +132,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if held is not None:
         print(f"stopped by {signal.Signals(held).name} while starting; no checkpoint was written", file=sys.stderr)
         return 128 + held
-    previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, raise_interrupted) for sig in stop_signals((signal.SIGTERM, signal.SIGHUP))}
     previousHook, threading.excepthook = threading.excepthook, quiet_disk_full_threads
     try:
         return run(args)

@@ -36,6 +36,7 @@ from core.nn.utils.threads import apply_threads
 from train.augmentation import build_augmentation
 from train.board_layout import add_layout
 from train.builders import build_model, check_one_image, config_value, dataset_from_config, make_loader
+from train.cli import stop_signals
 from train.config import ConfigError, to_plain
 from train.evaluation import RunEvaluator, log_view_pairs
 from train.optim import build_optimizer, build_scheduler
@@ -45,7 +46,6 @@ from train.state import TrainState, restore_state, save_state
 from train.step import NonFiniteLossError, TrainStep
 
 log = logging.getLogger("simclr")
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 __all__ = ["SimCLRTrainer", "RunExistsError", "NonFiniteLossError"]
 
 
@@ -320,6 +320,7 @@ class SimCLRTrainer:
         Ctrl-C (SIGINT), SIGTERM (``kill``, ``timeout``, Kubernetes, SLURM ``--signal``) and SIGHUP
         (a closed terminal) finish the current step, save a checkpoint and re-raise as
         ``KeyboardInterrupt``; ``self.stopSignal`` says which. A second signal aborts without saving.
+        A signal this process ignores stays ignored (``nohup``: the run outlives its terminal).
         """
         def request_stop(signum, frame):
             if self.stopRequested:  # a second signal: stop now, without saving a half-done step
@@ -329,7 +330,7 @@ class SimCLRTrainer:
             log.info("%s: finishing the current step, then saving a checkpoint (again to abort)",
                      signal.Signals(signum).name)
 
-        previous = {sig: signal.signal(sig, request_stop) for sig in STOP_SIGNALS}
+        previous = {sig: signal.signal(sig, request_stop) for sig in stop_signals()}
         try:
             if self.globalStep == 0 and self.cfg.log.evalAtStart:  # the untrained baseline (not on resume)
                 self.evaluate()

@@ -32,13 +32,19 @@ def train_args(tmp_path, name, *extra, resume=None):
                    "general.saveDir", str(tmp_path / "ckpt"), *extra]
 
 
+def reset_stop_signals():
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def popen(args):
-    """A training subprocess whose SIGINT acts as Ctrl-C, even when this suite runs in the background (where the
-    shell starts every job with SIGINT ignored, and Python keeps it ignored)."""
+    """A training subprocess that answers Ctrl-C, SIGTERM and SIGHUP as one started from a terminal does, even
+    when this suite runs in the background (a shell starts a background job with SIGINT ignored, ``nohup``
+    with SIGHUP ignored, and the child inherits that: the trainer then keeps them ignored)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, stdin=subprocess.DEVNULL,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=reset_stop_signals)
 
 
 def run(args):

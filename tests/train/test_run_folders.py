@@ -182,18 +182,44 @@ def test_ctrl_c_while_starting_exits_130_quietly(tmp_path, monkeypatch, main):
     assert code == 130 and err.strip() == "stopped by SIGINT while starting; no checkpoint was written"
 
 
+@pytest.fixture
+def answering():
+    """Set the stop signals to their defaults for one test (a background run of the suite ignores some)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    for sig in saved:
+        signal.signal(sig, signal.SIG_DFL if sig != signal.SIGINT else signal.default_int_handler)
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_a_signal_while_torch_loads_is_held_until_the_import_ends(tmp_path, monkeypatch, sig):
+def test_a_signal_while_torch_loads_is_held_until_the_import_ends(tmp_path, monkeypatch, answering, sig):
     """An exception from a handler inside torch's C++ import callbacks would abort the process: none is raised."""
     from train.main import import_holding_signals
 
-    name = f"signals_itself_{int(sig)}"
-    (tmp_path / f"{name}.py").write_text(f"import os, signal\nos.kill(os.getpid(), {int(sig)})\nFINISHED = True\n")
+    def module(name):
+        (tmp_path / f"{name}.py").write_text(f"import os\nos.kill(os.getpid(), {int(sig)})\nFINISHED = True\n")
+        return name
+
     monkeypatch.syspath_prepend(str(tmp_path))
     before = signal.getsignal(sig)
+    name = module(f"signals_itself_{int(sig)}")
     assert import_holding_signals((name,)) == sig
     assert sys.modules[name].FINISHED and signal.getsignal(sig) is before      # imported whole; handler restored
     assert import_holding_signals((name,)) is None                             # nothing came
+    signal.signal(sig, signal.SIG_IGN)                                         # nohup, a background job
+    ignored = module(f"signals_itself_ignored_{int(sig)}")
+    assert import_holding_signals((ignored,)) is None and sys.modules[ignored].FINISHED
+    assert signal.getsignal(sig) is signal.SIG_IGN                             # it stays ignored
+
+
+def test_an_ignored_signal_stays_ignored_while_training(answering):
+    from train.cli import stop_signals
+
+    assert stop_signals() == (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)                               # nohup python train/main.py ...
+    assert stop_signals() == (signal.SIGINT, signal.SIGTERM)
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
