@@ -36,7 +36,7 @@ from torchvision.transforms import v2  # noqa: E402
 
 from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform, image_size  # noqa: E402
 from core.errors import UserInputError  # noqa: E402
-from core.eval.classifier import LinearClassifier, classifier_scores, fit_end_to_end  # noqa: E402
+from core.eval.classifier import LinearClassifier, classifier_scores, feature_stats, fit_end_to_end  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from core.nn.utils.runtime import seed_everything  # noqa: E402
 from train.builders import config_value, dataset_from_config, make_loader  # noqa: E402
@@ -122,8 +122,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     classes = int(labels.max()) + 1
     mean = std = None
     if args.frozen:       # standardized features, as the probe's: from the labeled images, unaugmented
-        feats = split_features(cfg, encoder, "memory", device, keep, progress)[0].double()
-        mean, std = feats.mean(dim=0).float(), feats.std(dim=0, unbiased=False).clamp_min(1e-12).float()
+        mean, std = (t.float() for t in feature_stats(split_features(cfg, encoder, "memory", device, keep,
+                                                                     progress)[0]))
     model = LinearClassifier(encoder, encoder.outChNo, classes, frozen=args.frozen, mean=mean, std=std).to(device)
     batch = min(args.batch, len(keep))
     lr = args.lr if args.lr is not None else 0.05 * batch / 256

@@ -130,8 +130,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     setup_console_logging()
     held = import_holding_signals()
     if held is not None:
-        print(f"stopped by {signal.Signals(held).name} while starting; no checkpoint was written", file=sys.stderr)
-        return 128 + held
+        return stopped_while_starting(held)
     previous = {sig: signal.signal(sig, raise_interrupted) for sig in stop_signals((signal.SIGTERM, signal.SIGHUP))}
     previousHook, threading.excepthook = threading.excepthook, quiet_disk_full_threads
     try:
@@ -153,10 +152,7 @@ def run(args: argparse.Namespace) -> int:
     except UserInputError as err:          # config, data, run folder, checkpoint: one line, exit 2
         return report_input_error(err, args)
     except KeyboardInterrupt as err:       # Ctrl-C / SIGTERM / SIGHUP while starting: nothing to save
-        signum = getattr(err, "signum", signal.SIGINT)
-        print(f"stopped by {signal.Signals(signum).name} while starting; no checkpoint was written",
-              file=sys.stderr)
-        return 128 + signum
+        return stopped_while_starting(getattr(err, "signum", signal.SIGINT))
     log = logging.getLogger("simclr")
     if trainer.complete:
         trainer.close()
@@ -202,15 +198,15 @@ def newest_kept(saveDir: Path) -> str:
     return f"the newest checkpoint {newest} is intact" if newest else "no checkpoint was written yet"
 
 
-def stopped_while_importing() -> int:
-    """Ctrl-C before ``main`` installed its handlers (the interpreter's own imports): one line, exit 130."""
-    print("stopped by SIGINT while starting; no checkpoint was written", file=sys.stderr)
-    return 128 + signal.SIGINT
+def stopped_while_starting(signum: int = signal.SIGINT) -> int:
+    """A stop before training began (also Ctrl-C during the interpreter's own imports): one line, 128 + signal."""
+    print(f"stopped by {signal.Signals(signum).name} while starting; no checkpoint was written", file=sys.stderr)
+    return 128 + signum
 
 
 if __name__ == "__main__":
     try:
         code = main()
     except KeyboardInterrupt:
-        code = stopped_while_importing()
+        code = stopped_while_starting()
     raise SystemExit(code)

@@ -66,6 +66,17 @@ class LinearClassifier(nn.Module):
         return self.fc(self.encode(x))
 
 
+def feature_stats(feats: Tensor) -> Tuple[Tensor, Tensor]:
+    """``(mean, std)`` ``[D]`` of ``[N, D]`` features in float64, for ``LinearClassifier``'s standardization.
+
+    A constant feature gets a spread of 1 (it stays 0 after centering), as in scikit-learn's ``StandardScaler``.
+    """
+    feats = feats.double()
+    std = feats.std(dim=0, unbiased=False)
+    std[std == 0] = 1.0
+    return feats.mean(dim=0), std
+
+
 def fit_frozen(model: LinearClassifier, feats: Tensor, labels: Tensor, l2: float = 1.0, maxIter: int = 1000,
                progress: bool = False) -> int:
     """Fit ``model.fc`` on encoded features: cross-entropy + ``l2 / 2 * ||W||^2``, full batch, L-BFGS.
@@ -86,7 +97,7 @@ def fit_frozen(model: LinearClassifier, feats: Tensor, labels: Tensor, l2: float
     from tqdm import tqdm
 
     with torch.no_grad():
-        x = ((feats.double() - model.mean.double()) / model.std.double())
+        x = (feats.double() - model.mean.double()) / model.std.double()
     y = labels.long()
     weight = torch.zeros_like(model.fc.weight, dtype=torch.float64, requires_grad=True)   # solved in float64,
     bias = torch.zeros_like(model.fc.bias, dtype=torch.float64, requires_grad=True)       # copied in at the end
@@ -178,13 +189,12 @@ def linear_probe(trainFeats: Tensor, trainLabels: Tensor, testFeats: Tensor, tes
         ``{"top1", "top5", "train_size", "iterations"}`` (accuracies in [0, 1]).
     """
     feats = trainFeats.double()
-    std = feats.std(dim=0, unbiased=False)
-    std[std == 0] = 1.0                                      # a constant feature stays 0, as in scikit-learn
+    mean, std = feature_stats(feats)
     classes, fitLabels = torch.unique(trainLabels.long(), return_inverse=True)   # the classes it has seen
     lookup = torch.full((int(max(classes.max(), testLabels.max())) + 1,), -1, dtype=torch.long)
     lookup[classes] = torch.arange(len(classes))            # a test class never seen in training never hits
     model = LinearClassifier(nn.Identity(), feats.shape[1], len(classes), frozen=True,
-                             mean=feats.mean(dim=0), std=std).double()
+                             mean=mean, std=std).double()
     iterations = fit_frozen(model, feats, fitLabels, maxIter=maxIter, progress=progress)
     scores = classifier_scores(model, [(testFeats.double(), lookup[testLabels.long()])])
     return {**scores, "train_size": int(len(trainLabels)), "iterations": iterations}
