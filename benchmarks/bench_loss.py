@@ -4,7 +4,8 @@
     python benchmarks/bench_loss.py --sizes 256 1024
 
 For each batch size B (D = 128): median time of forward+backward and the peak
-extra memory, each measured in a fresh subprocess. Peak memory is what PyTorch's
+extra memory, each measured in a fresh subprocess (``--in-process``: all in this
+one, as the GPU check does, where a CUDA start per measurement costs seconds). Peak memory is what PyTorch's
 allocator holds above the inputs at the worst moment of one step (CUDA:
 ``max_memory_allocated``; CPU: the running sum of the profiler's allocation
 events, the same quantity); on CPU the growth of the process's peak resident
@@ -159,6 +160,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096])
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, and cuda when present")
+    parser.add_argument("--in-process", action="store_true",
+                        help="measure in this process (fast: no start-up per measurement; memory less isolated)")
     parser.add_argument("--child", nargs=4, metavar=("NAME", "B", "DEVICE", "WHAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -179,7 +182,8 @@ def main() -> int:
                 if name == "naive" and not naive_fits(batch, device):
                     results[name] = None
                     continue
-                timed, memory = child(name, batch, device, "time"), child(name, batch, device, "memory")
+                measured = measure if args.in_process else child
+                timed, memory = measured(name, batch, device, "time"), measured(name, batch, device, "memory")
                 results[name] = None if timed is None or memory is None else {**timed, **memory}
             ours = results["ours"]
             budget = 4 * (2 * batch) ** 2 * 4 / 2 ** 20

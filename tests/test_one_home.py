@@ -10,6 +10,9 @@ HOMES = {
     r"\bDataLoader\(": {"train/builders.py"},                           # make_loader
     r"\branked_hits\(": {"core/eval/accuracy.py", "core/eval/classifier.py"},   # one score: classifier_scores
     r"LogisticRegression|nn\.Linear\(features": {"core/eval/classifier.py"},   # one classifier: probe and fine-tuning
+    # choosing and entering a device, and what it decides: core.nn.utils.device
+    r"cuda\.set_device\(|cuda\.device_count\(|is_bf16_supported\(|GradScaler\(|pin_memory=|\bnccl\b":
+        {"core/nn/utils/device.py"},
 }
 
 

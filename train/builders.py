@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from core.nn.networks import SimCLR
+from core.nn.utils.device import loader_options
 from train.config import ConfigError
 
 
@@ -50,7 +51,8 @@ def dataset_from_config(data, split: str, transform: Optional[Callable] = None) 
 
     return config_value("data", lambda: build_dataset(
         data.dataset, split, root=data.rootPath, transform=transform, download=data.download,
-        valFraction=data.valFraction, seed=0, testRoot=data.testPath or None, maxPixels=data.maxPixels))
+        valFraction=data.valFraction, seed=0, testRoot=data.testPath or None, maxPixels=data.maxPixels,
+        syntheticImages=data.syntheticImages))
 
 
 def make_loader(dataset: Dataset, batchSize: int, workers: int, device: torch.device,
@@ -63,15 +65,28 @@ def make_loader(dataset: Dataset, batchSize: int, workers: int, device: torch.de
         shuffle: a random order from ``generator`` (fine-tuning); no sampler then.
         dropLast: drop the last, smaller batch (default: only when ``train``).
 
-    Persistent workers keep their RNG across epochs, so they are used only on
-    CUDA (where worker start-up time matters); CPU runs stay exactly resumable.
+    Pinned memory and persistent workers follow the device (``core.nn.utils.device.loader_options``).
+    Workers leave Ctrl-C, SIGTERM and SIGHUP to the main process (``worker_ignores_stop_signals``):
+    a signal to the whole process group (``timeout``, SLURM, Kubernetes) then stops the run as a
+    signal to the main process alone does, at the step, with a checkpoint.
     """
-    cuda = device.type == "cuda"
     return DataLoader(
         dataset, batch_size=batchSize, sampler=sampler, shuffle=shuffle,
-        drop_last=train if dropLast is None else dropLast, num_workers=workers, pin_memory=cuda,
-        persistent_workers=train and cuda and workers > 0, prefetch_factor=4 if workers > 0 else None,
-        generator=generator if (train or shuffle) else None)
+        drop_last=train if dropLast is None else dropLast, num_workers=workers,
+        prefetch_factor=4 if workers > 0 else None, generator=generator if (train or shuffle) else None,
+        worker_init_fn=worker_ignores_stop_signals if workers > 0 else None, **loader_options(device, workers, train))
+
+
+def worker_ignores_stop_signals(workerId: int) -> None:
+    """A DataLoader worker's start: ignore the stop signals, which the main process handles.
+
+    The main process finishes its step, saves and stops its workers itself; a worker that died of
+    the group's SIGTERM would instead make the DataLoader raise "worker is killed by signal".
+    """
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def check_one_image(model, trainSet, batchAugment, device: torch.device, imgSize: int) -> None:

@@ -45,7 +45,7 @@ _C.train.valBatch = 512               # images per step when extracting features
 
 # ---------------------------------------------------------------- data
 _C.data = CN()
-_C.data.dataset = "CIFAR10"           # CIFAR10 | CIFAR100 | STL10 | ImageFolder | Digits
+_C.data.dataset = "CIFAR10"           # CIFAR10 | CIFAR100 | STL10 | ImageFolder | Digits | Synthetic
 _C.data.rootPath = "assets/datasets"  # download folder; for ImageFolder: the folder of your images
 _C.data.download = True               # let torchvision download CIFAR/STL archives when missing
 _C.data.imgSize = 32                  # side of the square views fed to the network, or [H, W]
@@ -58,6 +58,7 @@ _C.data.testPath = ""                 # ImageFolder: a separate test folder (sam
 #                                       rootPath trains and is the kNN bank, and evaluation uses this folder
 _C.data.numWorkers = 4                # DataLoader worker processes (0 = load in the main process)
 _C.data.maxPixels = 40_000_000        # ImageFolder: images of more pixels are skipped with a warning naming them
+_C.data.syntheticImages = 50_000     # Synthetic: random 32x32 training images (speed checks; nothing to learn)
 _C.data.augDevice = "cpu"             # cpu: augment each image in the workers | cuda: whole batches on the GPU
 
 # ---------------------------------------------------------------- model
@@ -300,6 +301,7 @@ def check_values(cfg: CN) -> None:
          "1-pixel view has nothing to crop)"),
         ("data.numWorkers", cfg.data.numWorkers >= 0, ">= 0"),
         ("data.maxPixels", cfg.data.maxPixels >= 1, ">= 1"),
+        ("data.syntheticImages", 1 <= cfg.data.syntheticImages <= 10_000_000, "in [1, 10000000]"),
         ("general.threads", cfg.general.threads >= 0, ">= 0 (0 = auto)"),
         ("data.testPath", not cfg.data.testPath or cfg.data.dataset == "ImageFolder",
          "empty unless data.dataset is ImageFolder (the other datasets bring their own test split)"),

@@ -26,7 +26,8 @@ from core.eval.knn import knn_top1
 from core.eval.subsets import stratified_order
 from core.nn.networks.export import encoder_from_checkpoint
 from core.nn.utils.checkpoint import Checkpoint, read_checkpoint
-from core.nn.utils.runtime import resolve_device, seed_everything
+from core.nn.utils.device import enter_device
+from core.nn.utils.runtime import seed_everything
 from core.nn.utils.threads import apply_threads
 from train.augmentation import views_on_device
 from train.board_layout import add_projector
@@ -265,6 +266,6 @@ def encoder_from_args(args, frozen: bool = True) -> EvalSetup:
     checkpoint = read_checkpoint(args.ckpt) if args.ckpt else None
     cfg = load_eval_config(args, checkpoint)
     threads, _, governor = apply_threads(cfg.general.threads, cfg.data.numWorkers, follow=True)
-    device = config_value("general.device", lambda: resolve_device(cfg.general.device))
+    device = config_value("general.device", lambda: enter_device(cfg.general.device))
     encoder = build_encoder(cfg, args.ckpt, args.random_init, checkpoint, frozen=frozen)
     return EvalSetup(cfg, device, encoder.to(device), threads, governor)

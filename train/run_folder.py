@@ -40,8 +40,11 @@ def same_folder(a: Path, b: Path) -> bool:
     return Path(a).resolve() == Path(b).resolve()
 
 
-def find_resume(resume: Optional[str], logDir: Path, saveDir: Path, device) -> Tuple[Optional[Path], Optional[dict]]:
+def find_resume(resume: Optional[str], logDir: Path, saveDir: Path) -> Tuple[Optional[Path], Optional[dict]]:
     """``(checkpoint path or None, its dict)`` for ``--resume PATH|auto`` or none; reads no data, writes nothing.
+
+    The checkpoint is read to the CPU whatever device saved it (``load_state_dict`` copies each
+    tensor to the model's device), so a run saved on a GPU resumes on the CPU and the reverse.
 
     - ``PATH``: it may continue only the run it belongs to (a file of this run's checkpoint folder)
       or start a new, empty run.
@@ -55,12 +58,12 @@ def find_resume(resume: Optional[str], logDir: Path, saveDir: Path, device) -> T
     """
     if resume == "auto":
         path = latest_checkpoint(saveDir)
-        return path, (load_checkpoint(path, map_location=device) if path is not None else None)
+        return path, (load_checkpoint(path) if path is not None else None)
     if resume:
         path = Path(resume)
         if path.is_dir():
             raise CheckpointError(f"--resume {resume!r} is a directory; give a checkpoint_epochNNNN.pt file or auto")
-        ckpt = load_checkpoint(path, map_location=device)
+        ckpt = load_checkpoint(path)
         if run_exists(logDir, saveDir) and not same_folder(path.parent, saveDir):
             raise RunExistsError(f"--resume {resume}: run folder {saveDir} holds another run, which this would "
                                  "overwrite; resume into a new general.name, or use --resume auto to continue "

@@ -10,6 +10,7 @@ import torch.distributed as dist
 from torch import nn
 
 from core.eval.positive_pairs import positive_pair_top1
+from core.nn.utils.device import Precision
 from train.augmentation import views_on_device
 
 
@@ -39,7 +40,7 @@ class TrainStep:
         device: where the step runs.
         batchAugment: the batched view maker (``data.augDevice cuda``) or None.
         scheduler: stepped after every optimizer step, or None.
-        useAmp, ampDtype, channelsLast: the CUDA speed settings.
+        precision: autocast dtype and channels_last (``core.nn.utils.device.precision_for``).
         worldSize: processes whose statistics are averaged (torchrun).
     """
 
@@ -50,9 +51,7 @@ class TrainStep:
     device: torch.device
     batchAugment: Optional[Callable] = None
     scheduler: Optional[Any] = None
-    useAmp: bool = False
-    ampDtype: torch.dtype = torch.bfloat16
-    channelsLast: bool = False
+    precision: Precision = Precision()
     worldSize: int = 1
 
     def __call__(self, batch: Any) -> Dict[str, float]:
@@ -65,9 +64,9 @@ class TrainStep:
             NonFiniteLossError: the loss is NaN or infinite (the caller says what to change).
         """
         images = torch.cat(views_on_device(batch[0], self.batchAugment, self.device))   # [2B, 3, H, W]
-        if self.channelsLast:
+        if self.precision.channelsLast:
             images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=self.ampDtype, enabled=self.useAmp):
+        with torch.autocast(self.device.type, dtype=self.precision.dtype, enabled=self.precision.amp):
             _, z = self.model(images)                                                    # [2B, outChNo]
         zA, zB = z.chunk(2)
         loss = float32_loss(self.lossFn, zA, zB)

@@ -27,11 +27,12 @@ from tqdm import tqdm
 
 from core.data.data_augmentation import EvalTransform
 from core.data.datasets import dataset_labels
-from core.data.samplers import EpochSampler
+from core.data.samplers import EpochSampler, SeededItems
 from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
 from core.nn.loss import NTXent
 from core.nn.loss.nt_xent_distributed import DistributedNTXent
-from core.nn.utils.runtime import epoch_seeds, resolve_device, seed_everything
+from core.nn.utils.device import enter_device, precision_for, process_group_backend
+from core.nn.utils.runtime import epoch_seeds, seed_everything
 from core.nn.utils.threads import apply_threads
 from train.augmentation import build_augmentation
 from train.board_layout import add_layout
@@ -81,11 +82,11 @@ class SimCLRTrainer:
         seed_everything(cfg.general.seed)
         self.threads, self.threadsWhy, self.governor = apply_threads(cfg.general.threads, cfg.data.numWorkers,
                                                                      follow=True)
-        self.device = self.pick_device(cfg.general.device)
-        self.init_precision()
+        self.precision = precision_for(self.device, cfg.general.amp, cfg.general.channelsLast)
+        self.scaler = self.precision.scaler(self.device)
         # Refusals that need no data come first (no download or decode for a run that cannot start);
         # everything is read and checked before the first byte is written (refusals leave no trace).
-        self.resumePath, ckpt = find_resume(resume, self.logDir, self.saveDir, self.device)
+        self.resumePath, ckpt = find_resume(resume, self.logDir, self.saveDir)
         self.restart = resume == "auto" and self.resumePath is None and run_exists(self.logDir, self.saveDir)
         self.setup()
         check_one_image(self.model, self.trainSet, self.batchAugment, self.device, self.cfg.data.imgSize)
@@ -96,31 +97,29 @@ class SimCLRTrainer:
         self.writer, self.lock = None, None
         if self.isMain and not self.complete:
             self.init_logging()
-        self.evaluator = RunEvaluator(cfg, self.memorySet, self.testSet, self.device, self.channelsLast,
+        self.evaluator = RunEvaluator(cfg, self.memorySet, self.testSet, self.device, self.precision.channelsLast,
                                       self.writer, self.logDir)
 
     # ------------------------------------------------------------------ processes
     def init_distributed(self) -> None:
-        """Join the torchrun process group when launched by torchrun (WORLD_SIZE > 1)."""
+        """Enter this process's device (``core.nn.utils.device``), then join torchrun's process group.
+
+        Under torchrun (WORLD_SIZE > 1) each process takes the GPU of its LOCAL_RANK, and the
+        backend follows the device (NCCL between GPUs, Gloo on the CPU).
+        """
         self.rank, self.worldSize, self.localRank = 0, 1, 0
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            wantCuda = str(self.cfg.general.device).startswith("cuda") and torch.cuda.is_available()
-            if not dist.is_initialized():
-                dist.init_process_group(backend="nccl" if wantCuda else "gloo")
-            self.rank, self.worldSize = dist.get_rank(), dist.get_world_size()
+        torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if torchrun:
             self.localRank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = config_value("general.device", lambda: enter_device(
+            self.cfg.general.device, self.localRank if torchrun else None))
+        if torchrun:
+            if not dist.is_initialized():
+                dist.init_process_group(backend=process_group_backend(self.device))
+            self.rank, self.worldSize = dist.get_rank(), dist.get_world_size()
         self.isMain = self.rank == 0
         if not self.isMain:
             log.setLevel(logging.WARNING)
-
-    def pick_device(self, name: str) -> torch.device:
-        """The configured device; under torchrun with CUDA, this process's local GPU."""
-        device = config_value("general.device", lambda: resolve_device(name))
-        if device.type == "cuda" and self.worldSize > 1:
-            device = torch.device("cuda", self.localRank)
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        return device
 
     @property
     def distributed(self) -> bool:
@@ -142,14 +141,6 @@ class SimCLRTrainer:
         self.init_losses()
         self.init_optimizers()
 
-    def init_precision(self) -> None:
-        """Autocast dtype and grad scaler: bf16 or fp16 on CUDA, fp32 on CPU."""
-        cuda = self.device.type == "cuda"
-        self.useAmp = bool(self.cfg.general.amp) and cuda
-        self.ampDtype = (torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16)
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.useAmp and self.ampDtype == torch.float16)
-        self.channelsLast = bool(self.cfg.general.channelsLast) and cuda
-
     def init_train_data(self) -> None:
         """Training set with two-view augmentation; memory/test sets for evaluation."""
         data = self.cfg.data
@@ -165,10 +156,13 @@ class SimCLRTrainer:
         self.labeled = (len(self.memorySet) > 0 and len(self.testSet) > 0
                         and dataset_labels(self.memorySet) is not None and dataset_labels(self.testSet) is not None)
         self.loaderGenerator = torch.Generator()
-        # This process's share of each epoch's permutation (all of it without torchrun).
+        # This process's share of each epoch's permutation (all of it without torchrun). With workers each
+        # image is augmented from its own seed (a worker's stream would restart on a resume mid-epoch).
+        workers = data.numWorkers > 0
         self.sampler = EpochSampler(len(self.trainSet), seed=self.cfg.general.seed, rank=self.rank,
-                                    worldSize=self.worldSize)
-        self.trainLoader = make_loader(self.trainSet, self.cfg.train.trainBatch, data.numWorkers, self.device,
+                                    worldSize=self.worldSize, seeded=workers)
+        self.trainLoader = make_loader(SeededItems(self.trainSet) if workers else self.trainSet,
+                                       self.cfg.train.trainBatch, data.numWorkers, self.device,
                                        sampler=self.sampler, generator=self.loaderGenerator, train=True)
         self.stepsPerEpoch = len(self.trainLoader)
 
@@ -179,7 +173,7 @@ class SimCLRTrainer:
         if self.distributed and m.syncBN:
             self.model = convert_sync_batchnorm(self.model, self.device)
         self.model.to(self.device)
-        if self.channelsLast:
+        if self.precision.channelsLast:
             self.model.to(memory_format=torch.channels_last)
         self.forwardModel = self.model
         if self.distributed:
@@ -206,8 +200,8 @@ class SimCLRTrainer:
         self.state = TrainState(self.cfg, self.model, self.optimizer, self.scheduler, self.scaler,
                                 self.stepsPerEpoch)
         self.step = TrainStep(self.forwardModel, self.lossFn, self.optimizer, self.scaler, self.device,
-                              self.batchAugment, self.scheduler if self.schedPerStep else None, self.useAmp,
-                              self.ampDtype, self.channelsLast, self.worldSize)
+                              self.batchAugment, self.scheduler if self.schedPerStep else None, self.precision,
+                              self.worldSize)
 
     def init_logging(self) -> None:
         """Open the run folders (``train.state.open_run``: lock, cleanup), the log file and TensorBoard."""
@@ -228,7 +222,7 @@ class SimCLRTrainer:
         self.writer = SummaryWriter(str(self.logDir))
         add_layout(self.writer)
         log.info("device %s%s, %d CPU thread%s (%s) | train %d images, %d steps/epoch | memory %d, test %d",
-                 self.device, f" (autocast {self.ampDtype})" if self.useAmp else "", self.threads,
+                 self.device, self.precision.describe(), self.threads,
                  "s" if self.threads > 1 else "", self.threadsWhy, len(self.trainSet), self.stepsPerEpoch,
                  len(self.memorySet), len(self.testSet))
         if self.distributed:
@@ -293,6 +287,8 @@ class SimCLRTrainer:
                 bar.set_postfix(loss=f"{stats['loss']:.4f}", lr=f"{lr:.2e}", img_s=f"{imgPerS:.0f}")
             if self.stopRequested:
                 bar.close()
+                log.info("%s: stopping after step %d of epoch %d, saving a checkpoint (the signal again aborts)",
+                         signal.Signals(self.stopSignal).name, self.stepInEpoch, self.epoch + 1)
                 raise KeyboardInterrupt
         self.stepInEpoch = 0
         if self.scheduler is not None and not self.schedPerStep:
@@ -326,9 +322,9 @@ class SimCLRTrainer:
             if self.stopRequested:  # a second signal: stop now, without saving a half-done step
                 self.abortNow = True
                 raise KeyboardInterrupt
+            # Flags only: a handler that wrote to the console could interrupt a write already under way
+            # there ("reentrant call inside BufferedWriter"); the loop says what it does at the step's end.
             self.stopRequested, self.stopSignal = True, signum
-            log.info("%s: finishing the current step, then saving a checkpoint (again to abort)",
-                     signal.Signals(signum).name)
 
         previous = {sig: signal.signal(sig, request_stop) for sig in stop_signals()}
         try:

@@ -14,13 +14,16 @@ STL10          train+unlabeled (105k)  train (5k)    test (8k)
 ImageFolder    all but held-out        = train       held-out ``valFraction``
 ImageFolder    all of ``root``         = train       ``testRoot`` (when given)
 Digits         all but held-out        = train       held-out ``valFraction``
+Synthetic      ``syntheticImages``     1,000         1,000 others
 =============  ======================  ============  ===========================
 
 ``ImageFolder`` reads ``root`` recursively: one subfolder per class gives
 labels; a flat folder of images (or mixed) is unlabeled (label -1) and can be
 pretrained on but not evaluated. ``Digits`` is scikit-learn's 8x8 handwritten
 digits (1,797 images, shipped inside the package), turned into RGB PIL images:
-the dataset that needs no download.
+the dataset that needs no download. ``Synthetic`` is random 32x32 uint8 images
+with random labels out of 10, seeded: CIFAR-10's shape for speed checks, with
+nothing to learn.
 
 Every item is ``(transform(image), label)``; ``label`` is -1 when unknown.
 """
@@ -42,7 +45,8 @@ from core.errors import UserInputError
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("CIFAR10", "CIFAR100", "STL10", "ImageFolder", "Digits")
+DATASETS = ("CIFAR10", "CIFAR100", "STL10", "ImageFolder", "Digits", "Synthetic")
+SYNTHETIC_EVAL_IMAGES = 1000
 SPLITS = ("train", "memory", "test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
@@ -247,7 +251,7 @@ def _torchvision_dataset(name: str, root: Path, split: str, transform, download:
 def build_dataset(name: str, split: str, root: str = "assets/datasets",
                   transform: Optional[Callable] = None, download: bool = True,
                   valFraction: float = 0.2, seed: int = 0, testRoot: Optional[str] = None,
-                  maxPixels: int = MAX_PIXELS) -> Dataset:
+                  maxPixels: int = MAX_PIXELS, syntheticImages: int = 50_000) -> Dataset:
     """Build dataset ``name`` for ``split`` (see the module docstring).
 
     Args:
@@ -261,6 +265,7 @@ def build_dataset(name: str, split: str, root: str = "assets/datasets",
         testRoot: ImageFolder only: a separate test folder with the same class subfolders as
             ``root``; then every image of ``root`` trains (no held-out part) and ``'test'`` reads it.
         maxPixels: ImageFolder only: larger images are skipped with a warning naming them.
+        syntheticImages: Synthetic only: the training split's size.
 
     Raises:
         ValueError: unknown ``name`` or ``split``.
@@ -280,6 +285,11 @@ def build_dataset(name: str, split: str, root: str = "assets/datasets",
         trainIdx, testIdx = holdout_split(len(images), valFraction, seed, labels)
         idx = testIdx if split == "test" else trainIdx
         return ArrayImages(images[idx], labels[idx], transform, [str(c) for c in range(10)])
+    if name == "Synthetic":
+        count = syntheticImages if split == "train" else SYNTHETIC_EVAL_IMAGES
+        rng = np.random.default_rng(SPLITS.index(split))   # one seed per split
+        return ArrayImages(rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8),
+                           rng.integers(0, 10, count), transform, [str(c) for c in range(10)])
     if testRoot:
         return _train_and_test_folders(rootPath, Path(testRoot), split, transform, maxPixels)
     files, labels, classes, skipped = scan_image_folder(rootPath, maxPixels)

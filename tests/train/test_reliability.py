@@ -37,14 +37,22 @@ def reset_stop_signals():
         signal.signal(sig, signal.SIG_DFL)
 
 
-def popen(args):
+def own_group():
+    """A job of its own, as a cluster's or ``timeout``'s: a signal to its process group reaches its workers too."""
+    reset_stop_signals()
+    os.setpgid(0, 0)
+
+
+def popen(args, group=False):
     """A training subprocess that answers Ctrl-C, SIGTERM and SIGHUP as one started from a terminal does, even
     when this suite runs in the background (a shell starts a background job with SIGINT ignored, ``nohup``
-    with SIGHUP ignored, and the child inherits that: the trainer then keeps them ignored)."""
+    with SIGHUP ignored, and the child inherits that: the trainer then keeps them ignored).
+
+    ``group``: in a process group of its own (``os.killpg(proc.pid, sig)`` signals it and its workers)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, stdin=subprocess.DEVNULL,
-                            preexec_fn=reset_stop_signals)
+                            preexec_fn=own_group if group else reset_stop_signals)
 
 
 def run(args):
@@ -144,6 +152,39 @@ def test_ctrl_c_saves_prints_the_resume_command_and_resumes_exactly(straight, tm
     if step and int(step[1]) < int(perEpoch[1]):   # the epoch's means cover the steps this launch ran: said
         assert f"(steps {int(step[1]) + 1}-" in out and "resumed mid-epoch)" in out
     assert_same_run(straight, tmp_path, "interrupted")
+
+
+WORKERS = ["data.numWorkers", "2"]
+
+
+@pytest.fixture(scope="module")
+def straight_with_workers(tmp_path_factory):
+    """An uninterrupted 3-epoch run with 2 DataLoader workers."""
+    tmp = tmp_path_factory.mktemp("straight_workers")
+    code, out, err = run(train_args(tmp, "ref", *WORKERS))
+    assert code == 0, err
+    return tmp
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_signal_to_the_whole_job_saves_at_the_step_and_resumes_exactly(straight_with_workers, tmp_path, sig):
+    """SLURM, Kubernetes and ``timeout`` signal every process of the job, the DataLoader workers too."""
+    proc = popen(train_args(tmp_path, "job", *WORKERS, "log.saveEpoch", "0"), group=True)
+    for line in proc.stdout:
+        if line.startswith("epoch 1/3"):
+            break
+    os.killpg(proc.pid, sig)
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 128 + sig, err
+    assert f"{signal.Signals(sig).name}: interrupted; checkpoint saved in" in err and "--resume auto" in err
+    assert "Traceback" not in err and "killed by signal" not in err
+    assert len(err.strip().splitlines()) == 2, err
+    saved = list_checkpoints(tmp_path / "ckpt" / "job")
+    assert len(saved) == 1 and re.match(r"checkpoint_epoch000[12](_step\d+)?\.pt", saved[0].name)
+    code, out, err = run(train_args(tmp_path, "job", *WORKERS, "log.saveEpoch", "0", resume="auto"))
+    assert code == 0, err
+    assert_same_run(straight_with_workers, tmp_path, "job")
 
 
 def test_a_kill_during_saving_never_leaves_a_broken_checkpoint(tmp_path):

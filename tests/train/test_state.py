@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from core.nn.utils.device import Precision
 from core.nn.utils.runtime import capture_rng, restore_rng
 
 
@@ -163,7 +164,7 @@ def test_the_loss_runs_in_float32_without_autocast_under_amp():
     model = TwoOutputs()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     step = TrainStep(model, naive_loss, opt, torch.amp.GradScaler("cpu", enabled=False), torch.device("cpu"),
-                     useAmp=True, ampDtype=torch.bfloat16)
+                     precision=Precision(amp=True, dtype=torch.bfloat16))
     before = [p.detach().clone() for p in model.parameters()]
     step([[torch.randn(4, 3, 2, 2), torch.randn(4, 3, 2, 2)], None])
     assert seen == [(torch.float32, torch.float32, False)]

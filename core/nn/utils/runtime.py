@@ -1,16 +1,19 @@
-"""Run-time helpers: seeding, the random generators' snapshot, and device selection."""
+"""Randomness: seeding every generator, the per-epoch seeds, and the generators' snapshot for checkpoints.
+
+Choosing the device lives in ``core/nn/utils/device.py``.
+"""
 from __future__ import annotations
 
 import logging
 import random
-import re
 from typing import Any, Dict
 
 import numpy as np
 import torch
 
+from core.nn.utils.device import cuda_count
+
 log = logging.getLogger(__name__)
-DEVICE_PATTERN = re.compile(r"^(cpu|cuda|cuda:\d+)$")
 
 
 def seed_everything(seed: int) -> None:
@@ -29,27 +32,6 @@ def epoch_seeds(seed: int, epoch: int) -> tuple:
     them, so it replays exactly what an uninterrupted one does.
     """
     return seed + epoch, seed * 100003 + epoch
-
-
-def resolve_device(name: str) -> torch.device:
-    """``'cpu'``, ``'cuda'`` or ``'cuda:N'`` -> a usable device.
-
-    A CUDA device that is not there falls back to the CPU with one warning.
-
-    Raises:
-        ValueError: ``name`` is none of the accepted forms.
-    """
-    if not DEVICE_PATTERN.match(str(name)):
-        raise ValueError(f"general.device={name!r} is not supported; use 'cpu', 'cuda' or 'cuda:N'")
-    if name == "cpu":
-        return torch.device("cpu")
-    available = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    index = int(name.split(":")[1]) if ":" in name else 0
-    if index >= available:
-        log.warning("general.device=%s requested but %s; running on the CPU", name,
-                    "CUDA is not available" if available == 0 else f"only {available} CUDA device(s) exist")
-        return torch.device("cpu")
-    return torch.device(name)
 
 
 def capture_rng() -> Dict[str, Any]:
@@ -93,9 +75,10 @@ def restore_rng(rng: Dict[str, Any]) -> None:
     np.random.set_state(numpyState)
     random.setstate(pythonState)
     cuda = rng.get("cuda") or []
-    if cuda and torch.cuda.is_available():
-        if len(cuda) == torch.cuda.device_count():
+    devices = cuda_count()
+    if cuda and devices:
+        if len(cuda) == devices:
             torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
         else:
             log.warning("the saved state has %d CUDA generator states, this machine %d devices: CUDA draws not "
-                        "restored", len(cuda), torch.cuda.device_count())
+                        "restored", len(cuda), devices)
