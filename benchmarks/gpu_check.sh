@@ -15,8 +15,8 @@
 #      timings, ours vs lightly's when lightly is installed (benchmarks/bench_loss.py --in-process).
 # Knobs (environment): DEVICE, PYTHON, WORK (run folder; default a new temporary one), IMAGES and BATCH
 # (synthetic training images and batch), WORKERS, EPOCHS (quickstart), STEPS (timed steps), OPTS (extra
-# --opts for stage 2), MODES (bench_train's modes; default all), SMALL (extra --opts for stage 3), SIZES (loss batch sizes), SKIP_TESTS=1 (stage 1
-# off), LEARN_CHECK=0 (stage 3 does not require kNN to rise; the dry run's default).
+# --opts for stage 2), MODES (bench_train's modes; default all), SMALL (extra --opts for stage 3), SIZES
+# (loss batch sizes), SKIP_TESTS=1 (stage 1 off), LEARN_CHECK=0 (stage 3 does not require kNN to rise; the dry run's default).
 #
 # On an offline machine without yacs/albumentations: run benchmarks/gpu_wheels.sh where there is internet
 # and bring the .whl/ folder along; the wheels are then installed into /tmp/site first.
@@ -25,7 +25,8 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 DEVICE="${DEVICE:-cuda}"
 if [ "$DEVICE" = cpu ]; then         # the dry run: the same stages at sizes two CPU cores finish in ~3 min
-    : "${MODES:=fp32 bf16+channels_last}" "${LEARN_CHECK:=0}" "${IMAGES:=256}" "${BATCH:=32}" "${WORKERS:=2}" "${EPOCHS:=1}" "${STEPS:=2}" "${SIZES:=128}"
+    : "${MODES:=fp32 bf16+channels_last}" "${LEARN_CHECK:=0}" "${IMAGES:=256}" "${BATCH:=32}" "${WORKERS:=2}"
+    : "${EPOCHS:=1}" "${STEPS:=2}" "${SIZES:=128}"
     : "${OPTS:=model.kwargs.baseChNo 8 model.latentChNo 64 model.outChNo 32 model.kwargs.mlpLayers [64]}"
     : "${SMALL:=model.kwargs.baseChNo 8 model.latentChNo 64 model.outChNo 32 model.kwargs.mlpLayers [64]}"
 fi

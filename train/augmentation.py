@@ -8,7 +8,8 @@ import torch
 from torch import Tensor
 
 from core.data.batch_augmentation import BatchImageTransforms, LoadTransform
-from core.data.data_augmentation import ImageTransforms
+from core.data.data_augmentation import ImageTransforms, image_size
+from core.nn.utils.device import free_memory
 
 log = logging.getLogger("simclr")
 
@@ -52,3 +53,30 @@ def views_on_device(items: Union[Tensor, Sequence[Tensor]], batchAugment: Option
         return [view.to(device, non_blocking=True) for view in items]
     raw = items.to(device, non_blocking=True)
     return [batchAugment(raw), batchAugment(raw)]
+
+
+KEEP_FRACTION = 0.25   # data.keepOnDevice auto: the uint8 training images may take this share of free memory
+
+
+def keep_on_device(data, batchAugment: Optional[BatchImageTransforms], count: int,
+                   device: torch.device) -> Tuple[bool, str]:
+    """Whether the training images stay on ``device`` as uint8 (``core.data.device_batches``), and why.
+
+    Only with the batched augmentation (``data.augDevice cuda``); ``data.keepOnDevice`` ``on``
+    always, ``off`` never, ``auto`` when ``count`` images of ``data.imgSize`` take at most
+    ``KEEP_FRACTION`` of the device's free memory.
+
+    Returns:
+        ``(keep, a line for the run's log)`` (the line is empty without the batched augmentation).
+    """
+    if batchAugment is None:
+        return False, ""
+    if data.keepOnDevice == "off":
+        return False, "data.keepOnDevice=off: the workers decode the training images every epoch"
+    height, width = image_size(data.imgSize)
+    need = count * 3 * height * width
+    free = free_memory(device)
+    keep = data.keepOnDevice == "on" or need <= KEEP_FRACTION * free
+    verdict = "kept" if keep else "NOT kept (too large)"
+    return keep, (f"data.keepOnDevice={data.keepOnDevice}: {count} training images ({need / 2 ** 20:.0f} MB as "
+                  f"uint8) {verdict} on {device} ({free / 2 ** 20:.0f} MB free)")

@@ -59,6 +59,8 @@ _C.data.testPath = ""                 # ImageFolder: a separate test folder (sam
 _C.data.numWorkers = 4                # DataLoader worker processes (0 = load in the main process)
 _C.data.maxPixels = 40_000_000        # ImageFolder: images of more pixels are skipped with a warning naming them
 _C.data.syntheticImages = 50_000     # Synthetic: random 32x32 training images (speed checks; nothing to learn)
+_C.data.keepOnDevice = "auto"        # augDevice cuda: keep the training images on the device as uint8 (no per-image
+#                                       stage at all): auto = when they take at most a quarter of its free memory
 _C.data.augDevice = "cpu"             # cpu: augment each image in the workers | cuda: whole batches on the GPU
 
 # ---------------------------------------------------------------- model
@@ -307,6 +309,7 @@ def check_values(cfg: CN) -> None:
          "empty unless data.dataset is ImageFolder (the other datasets bring their own test split)"),
         ("data.blur", cfg.data.blur in ("auto", "on", "off"), "one of ['auto', 'on', 'off']"),
         ("data.augDevice", cfg.data.augDevice in ("cpu", "cuda"), "one of ['cpu', 'cuda']"),
+        ("data.keepOnDevice", cfg.data.keepOnDevice in ("auto", "on", "off"), "one of ['auto', 'on', 'off']"),
         ("loss.temperature", cfg.loss.temperature > 0, "> 0"),
         ("optimizer.lr", cfg.optimizer.lr > 0, "> 0"),
         ("optimizer.warmupEpochs", cfg.optimizer.warmupEpochs >= 0, ">= 0"),

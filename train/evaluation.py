@@ -23,7 +23,7 @@ from core.data.datasets import DatasetError, dataset_labels
 from core.errors import CheckpointError
 from core.eval.features import extract_features
 from core.eval.knn import knn_top1
-from core.eval.subsets import stratified_order
+from core.eval.subsets import capped_subset, stratified_order
 from core.nn.networks.export import encoder_from_checkpoint
 from core.nn.utils.checkpoint import Checkpoint, read_checkpoint
 from core.nn.utils.device import enter_device
@@ -35,6 +35,7 @@ from train.results import save_figure
 from train.builders import build_model, config_value, dataset_from_config, make_loader
 
 log = logging.getLogger("simclr")
+PIXEL_BANK_MAX = 20000   # the raw-pixel kNN baseline's bank (a 20,000 x 3,072 float32 bank is 245 MB)
 
 
 def denormalize(images: Tensor) -> Tensor:
@@ -66,6 +67,7 @@ class RunEvaluator:
         self.cfg, self.memorySet, self.testSet = cfg, memorySet, testSet
         self.device, self.channelsLast, self.writer, self.logDir = device, channelsLast, writer, logDir
         self._shown: Optional[Tensor] = None
+        self.baselines: Dict[str, float] = {}   # kNN of the untrained encoder (step 0) and of raw pixels
 
     def loader(self, dataset):
         return make_loader(dataset, self.cfg.train.valBatch, self.cfg.data.numWorkers, self.device)
@@ -89,15 +91,40 @@ class RunEvaluator:
         testFeats, testLabels = self.features(encoder, self.testSet)
         k, t = self.cfg.log.knnK, self.cfg.log.knnT
         top1 = knn_top1(bankFeats, bankLabels, testFeats, testLabels, k, t)
+        if step == 0:
+            self.baselines["knn_top1_step0"] = top1
+        if "knn_top1_pixels" not in self.baselines:
+            self.baselines["knn_top1_pixels"] = self.pixel_knn(bankLabels, testFeats.shape[0])
         self.writer.add_scalar("eval/knn_top1", top1, step)
-        log.info("epoch %d%s  kNN top-1 %.4f (k=%d, T=%.2f, %d bank / %d test images)", epoch,
+        self.writer.add_scalar("eval/knn_top1_pixels", self.baselines["knn_top1_pixels"], step)
+        beside = [f"raw pixels: {self.baselines['knn_top1_pixels']:.4f}"]
+        if step > 0 and "knn_top1_step0" in self.baselines:
+            beside.insert(0, f"step 0: {self.baselines['knn_top1_step0']:.4f}")
+        log.info("epoch %d%s  kNN top-1 %.4f (k=%d, T=%.2f, %d bank / %d test images) | %s", epoch,
                  " (untrained)" if step == 0 else "", top1, min(k, len(bankFeats)), t, len(bankFeats),
-                 len(testFeats))
+                 len(testFeats), ", ".join(beside))
         shown = self.shown(testLabels)
         self.log_projector(testFeats, testLabels, shown[:max(0, self.cfg.log.embeddingSamples)], step)
         self.log_tsne(testFeats, testLabels, shown[:max(0, self.cfg.log.tsneSamples)], epoch, step)
         self.writer.flush()
-        return {"knn_top1": top1}
+        return {"knn_top1": top1, **self.baselines}
+
+    def pixel_knn(self, bankLabels: Tensor, testCount: int) -> float:
+        """The same kNN on raw pixels (the eval transform's normalized images, centered on the bank's mean).
+
+        The bank is capped at ``PIXEL_BANK_MAX`` class-stratified images (the log says how many
+        when it is); the test set is the one the encoder's kNN uses.
+        """
+        bankIdx = capped_subset(bankLabels.numpy(), PIXEL_BANK_MAX, self.cfg.general.seed)
+        flatten = nn.Flatten()
+        bank, labels = extract_features(flatten, self.loader(Subset(self.memorySet, bankIdx.tolist())), self.device)
+        test, testLabels = extract_features(flatten, self.loader(self.testSet), self.device)
+        mean = bank.mean(dim=0)
+        top1 = knn_top1(bank - mean, labels, test - mean, testLabels, self.cfg.log.knnK, self.cfg.log.knnT)
+        if len(bankIdx) < len(bankLabels):
+            log.info("raw-pixel kNN baseline: %d of the %d bank images (class-stratified), %d test images: %.4f",
+                     len(bankIdx), len(bankLabels), testCount, top1)
+        return top1
 
     def log_projector(self, feats: Tensor, labels: Tensor, shown: Tensor, step: int) -> None:
         """The embedding projector: ``h`` of the ``shown`` images, with class names and image sprites."""

@@ -82,25 +82,26 @@ def main(argv: Optional[List[str]] = None) -> int:
         "dataset": cfg.data.dataset, "train_size": len(trainLabels), "test_size": len(testLabels),
         "labels_per_class": args.labels_per_class,
     }
-    probe = linear_probe(trainFeats[labeled], trainLabels[labeled], testFeats, testLabels, progress=progress)
+    probe = linear_probe(trainFeats[labeled], trainLabels[labeled], testFeats, testLabels, progress=progress,
+                         device=device)
     result.update(linear_top1=probe["top1"], linear_top5=probe["top5"], probe_train_size=probe["train_size"])
     result["knn_top1"] = knn_top1(trainFeats[labeled], trainLabels[labeled], testFeats, testLabels,
                                   cfg.log.knnK, cfg.log.knnT)
     result["seconds"] = round(time.perf_counter() - start, 2)
     if args.pixels != "off":
         pixels, trainIdx, testIdx = pixel_baseline(cfg, trainLabels.numpy()[labeled], labeled, testLabels.numpy(),
-                                                   progress)
+                                                   progress, device)
         result.update(pixels)
         if pixels["pixels_capped"]:   # equal terms: the probe of h again, on exactly the pixels' images
             same = linear_probe(trainFeats[trainIdx], trainLabels[trainIdx], testFeats[testIdx], testLabels[testIdx],
-                                progress=progress)
+                                progress=progress, device=device)
             result.update(same_images_linear_top1=same["top1"], same_images_linear_top5=same["top5"])
     write_results(cfg, args, result)
     return 0
 
 
 def pixel_baseline(cfg, labels: np.ndarray, labeled: np.ndarray, testLabels: np.ndarray,
-                   progress: bool) -> Tuple[dict, np.ndarray, np.ndarray]:
+                   progress: bool, device: torch.device) -> Tuple[dict, np.ndarray, np.ndarray]:
     """The same probe on raw pixels, on capped stratified subsets (the images are decoded again, flattened).
 
     Returns:
@@ -113,7 +114,7 @@ def pixel_baseline(cfg, labels: np.ndarray, labeled: np.ndarray, testLabels: np.
     flatten = torch.nn.Flatten().eval()
     pixTrain, pixTrainLabels = split_features(cfg, flatten, "memory", torch.device("cpu"), trainIdx, progress)
     pixTest, pixTestLabels = split_features(cfg, flatten, "test", torch.device("cpu"), testIdx, progress)
-    pixels = linear_probe(pixTrain, pixTrainLabels, pixTest, pixTestLabels, progress=progress)
+    pixels = linear_probe(pixTrain, pixTrainLabels, pixTest, pixTestLabels, progress=progress, device=device)
     return ({"pixels_linear_top1": pixels["top1"], "pixels_linear_top5": pixels["top5"],
              "pixels_train_size": len(trainIdx), "pixels_test_size": len(testIdx),
              "pixels_capped": bool(len(trainIdx) < len(labeled) or len(testIdx) < len(testLabels)),

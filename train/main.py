@@ -184,6 +184,9 @@ def run(args: argparse.Namespace) -> int:
         summary = f"final loss {metrics.get('loss', float('nan')):.4f}"
         if "knn_top1" in metrics:
             summary += f", kNN top-1 {metrics['knn_top1']:.4f}"
+            beside = [f"{name} {metrics[key]:.4f}" for key, name in
+                      (("knn_top1_step0", "step 0"), ("knn_top1_pixels", "raw pixels")) if key in metrics]
+            summary += f" ({', '.join(beside)})" if beside else ""
         log.info("done: %s | logs: %s | checkpoints: %s", summary, trainer.logDir, trainer.saveDir)  # in train.log
     finally:
         trainer.close()

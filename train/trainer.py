@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from core.data.data_augmentation import EvalTransform
 from core.data.datasets import dataset_labels
+from core.data.device_batches import DeviceBatches, stack_batches
 from core.data.samplers import EpochSampler, SeededItems
 from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
 from core.nn.loss import NTXent
@@ -34,7 +35,7 @@ from core.nn.loss.nt_xent_distributed import DistributedNTXent
 from core.nn.utils.device import enter_device, precision_for, process_group_backend
 from core.nn.utils.runtime import epoch_seeds, seed_everything
 from core.nn.utils.threads import apply_threads
-from train.augmentation import build_augmentation
+from train.augmentation import build_augmentation, keep_on_device
 from train.board_layout import add_layout
 from train.builders import build_model, check_one_image, config_value, dataset_from_config, make_loader
 from train.cli import stop_signals
@@ -156,14 +157,20 @@ class SimCLRTrainer:
         self.labeled = (len(self.memorySet) > 0 and len(self.testSet) > 0
                         and dataset_labels(self.memorySet) is not None and dataset_labels(self.testSet) is not None)
         self.loaderGenerator = torch.Generator()
-        # This process's share of each epoch's permutation (all of it without torchrun). With workers each
-        # image is augmented from its own seed (a worker's stream would restart on a resume mid-epoch).
-        workers = data.numWorkers > 0
+        # This process's share of each epoch's permutation (all of it without torchrun). Workers that augment
+        # make each image's views from its own seed (a worker's stream would restart on a resume mid-epoch).
+        seeded = data.numWorkers > 0 and self.batchAugment is None
         self.sampler = EpochSampler(len(self.trainSet), seed=self.cfg.general.seed, rank=self.rank,
-                                    worldSize=self.worldSize, seeded=workers)
-        self.trainLoader = make_loader(SeededItems(self.trainSet) if workers else self.trainSet,
-                                       self.cfg.train.trainBatch, data.numWorkers, self.device,
-                                       sampler=self.sampler, generator=self.loaderGenerator, train=True)
+                                    worldSize=self.worldSize, seeded=seeded)
+        keep, self.dataNote = keep_on_device(data, self.batchAugment, len(self.trainSet), self.device)
+        if keep:
+            images, labels = stack_batches(make_loader(self.trainSet, self.cfg.train.valBatch, data.numWorkers,
+                                                       self.device), self.device)
+            self.trainLoader = DeviceBatches(images, labels, self.cfg.train.trainBatch, self.sampler)
+        else:
+            self.trainLoader = make_loader(SeededItems(self.trainSet) if seeded else self.trainSet,
+                                           self.cfg.train.trainBatch, data.numWorkers, self.device,
+                                           sampler=self.sampler, generator=self.loaderGenerator, train=True)
         self.stepsPerEpoch = len(self.trainLoader)
 
     def init_networks(self) -> None:
@@ -217,7 +224,7 @@ class SimCLRTrainer:
         kept = keep_config(self.logDir, yaml.safe_dump(to_plain(self.cfg), sort_keys=False))
         if kept.name != "config.yaml":
             notes.append(f"resolved config of this launch: {kept} (the first launch's stays in config.yaml)")
-        for note in notes:
+        for note in notes + ([self.dataNote] if self.dataNote else []):
             log.info("%s", note)
         self.writer = SummaryWriter(str(self.logDir))
         add_layout(self.writer)

@@ -37,7 +37,7 @@ SKIP_PREFIXES = ("assets/logs", "assets/checkpoints", "assets/datasets",
                  # the project's own lint rules are checked in the project (the plugin itself travels)
                  "tests/test_lint_rules.py",
                  # the benchmarks hold working recipes and losses (reference implementations to time)
-                 "benchmarks/", ".ci/",
+                 "benchmarks/", "tests/benchmarks/", ".ci/",
                  # pages for instructors and practitioners; the task pages (docs/tasks.md) do travel
                  "docs/")
 SHIPPED_DOCS = ("docs/tasks.md",)

@@ -130,6 +130,7 @@ def test_batched_augmentation_resumes_exactly_too(tmp_path):
     code, out, err = run(train_args(reference, "ref", *BATCHED))
     assert code == 0, err
     assert "data.augDevice=cuda but this run is on cpu" in out + err
+    assert re.search(r"data.keepOnDevice=auto: \d+ training images .* kept on cpu", out), out   # no per-image stage
     kill_after_first_checkpoint_then_resume(tmp_path, "killed", *BATCHED)
     assert_same_run(reference, tmp_path, "killed")
 

@@ -68,6 +68,7 @@ def test_a_bad_device_is_a_config_error(monkeypatch):
         trainer.init_distributed()
 
 
+@pytest.mark.pipeline
 def test_evaluation_tools_enter_the_device_the_same_way(monkeypatch, tmp_path):
     """``encoder_from_args`` (linear_eval, finetune, tsne) enters ``cuda`` as ``cuda:0``."""
     import argparse
@@ -83,6 +84,7 @@ def test_evaluation_tools_enter_the_device_the_same_way(monkeypatch, tmp_path):
     assert setup.device == torch.device("cuda", 0) and placed == [torch.device("cuda", 0)] and cuda.entered == [0]
 
 
+@pytest.mark.pipeline
 def test_a_checkpoint_saved_on_a_gpu_resumes_on_the_cpu(tmp_path, monkeypatch, capsys):
     """Every tensor of a checkpoint written on a GPU carries its device; resuming reads it to the CPU."""
     from core.nn.utils.checkpoint import list_checkpoints
@@ -104,6 +106,7 @@ def test_a_checkpoint_saved_on_a_gpu_resumes_on_the_cpu(tmp_path, monkeypatch, c
     assert final["epoch"] == 2
 
 
+@pytest.mark.pipeline
 def test_the_cuda_precision_trains_through_the_trainer(tmp_path, monkeypatch, capsys):
     """The trainer with the plan a GPU without bf16 gets (fp16 autocast, GradScaler, channels_last), on the CPU:
     the scaler is built, stepped, saved and restored by the trainer's own code."""

@@ -131,3 +131,19 @@ def loader_options(device: torch.device, workers: int, train: bool) -> dict:
     """
     cuda = device.type == "cuda"
     return {"pin_memory": cuda, "persistent_workers": train and cuda and workers > 0}
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes free on ``device``: the GPU's free memory, or the memory the operating system has available."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import os
+
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -47,12 +47,31 @@ def test_the_probe_reaches_scikit_learns_logistic_regression():
     want = reference.predict(scaler.transform(feats[500:].numpy()))
     model = LinearClassifier(torch.nn.Identity(), 64, 10, frozen=True, mean=torch.tensor(scaler.mean_),
                              std=torch.tensor(scaler.scale_)).double()
-    fit_frozen(model, feats[:500], labels[:500])
+    fit_frozen(model, feats[:500], labels[:500], tolerance=1e-7)
     got = model(feats[500:].double()).argmax(dim=1).numpy()
     assert (got == want).mean() >= 0.99
     assert np.allclose(model.fc.weight.detach().numpy(), reference.coef_, atol=2e-3)
-    result = linear_probe(feats[:500], labels[:500], feats[500:], labels[500:])
+    result = linear_probe(feats[:500], labels[:500], feats[500:], labels[500:])      # the default tolerance
     assert result["top1"] == pytest.approx(float((want == labels[500:].numpy()).mean()), abs=0.01)
+
+
+def test_the_default_tolerance_predicts_as_the_converged_probe():
+    """PROBE_TOLERANCE stops earlier than a tight tolerance, on correlated features, with the same predictions."""
+    def correlated(count, seed):      # a 16-d code mixed into 128 units: correlated, ill-conditioned features
+        gen = torch.Generator().manual_seed(seed)
+        labels = torch.randint(0, 10, (count,), generator=gen)
+        code = centers[labels] + torch.randn(count, 16, generator=gen)
+        return torch.relu(code @ mixing + 0.05 * torch.randn(count, 128, generator=gen)), labels
+
+    fixed = torch.Generator().manual_seed(7)
+    centers = torch.randn(10, 16, generator=fixed) * 0.8
+    mixing = torch.randn(16, 128, generator=fixed) * torch.logspace(0, -2, 16).unsqueeze(1)
+    feats, labels = correlated(3000, 0)
+    test, testLabels = correlated(1000, 1)
+    fast = linear_probe(feats, labels, test, testLabels)
+    tight = linear_probe(feats, labels, test, testLabels, tolerance=1e-8, maxIter=5000)
+    assert fast["iterations"] < tight["iterations"]
+    assert fast["top1"] == pytest.approx(tight["top1"], abs=0.003) and fast["top1"] > 0.5
 
 
 def test_a_frozen_classifier_on_images_scores_as_the_probe_on_their_features():

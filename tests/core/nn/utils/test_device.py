@@ -98,6 +98,7 @@ def test_make_loader_pins_memory_for_a_gpu(monkeypatch):
     assert not make_loader(data, 4, 1, torch.device("cpu"), train=True).pin_memory
 
 
+@pytest.mark.pipeline
 @pytest.mark.parametrize("plan", [Precision(True, torch.float16, True, True),
                                   Precision(True, torch.bfloat16, False, True)],
                          ids=["fp16+GradScaler+channels_last", "bf16+channels_last"])
