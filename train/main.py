@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("simclr")
     if trainer.complete:
         trainer.close()
-        more = f"{'' if args.opts else ' --opts'} train.epochs {2 * cfg.train.epochs}"
+        more = f"{'' if args.opts else ' --opts'} train.epochs {2 * max(trainer.epoch, cfg.train.epochs)}"
         print(f"run {cfg.general.name} is complete at epoch {trainer.epoch} (train.epochs {cfg.train.epochs}); "
               f"nothing was written. To train longer:\n  {resume_command(args)}{more}", file=sys.stderr)
         return 0

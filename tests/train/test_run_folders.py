@@ -81,6 +81,17 @@ def test_a_finished_run_says_so_and_writes_nothing(finished, main):
     assert snapshot(finished, "a") == before
 
 
+def test_the_hint_to_train_longer_counts_from_the_checkpoints_epoch(tmp_path, main):
+    code, _, err = main(tmp_path, "two", "train.epochs", "2")
+    assert code == 0, err
+    code, out, err = main(tmp_path, "two", "train.epochs", "1", resume="auto")     # fewer epochs than it has
+    assert code == 0 and "run two is complete at epoch 2 (train.epochs 1)" in err
+    hint = int(re.search(r"train\.epochs (\d+)\s*$", err).group(1))
+    assert hint > 2                                             # not 2 x train.epochs = 2, "complete" again
+    code, out, err = main(tmp_path, "two", "train.epochs", str(hint), resume="auto")
+    assert code == 0 and f"epoch {hint}/{hint}" in out, err
+
+
 def test_a_run_that_cannot_start_is_refused_before_any_download(finished, tmp_path, main, monkeypatch):
     import torchvision.datasets as tvd
 
