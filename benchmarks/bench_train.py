@@ -142,6 +142,8 @@ def main() -> int:
                     d, batch = trainer.cfg.data, trainer.cfg.train.trainBatch
                     augmentation = (f"batched augmentation on {trainer.device.type}" if trainer.batchAugment
                                     else f"{trainer.augment.backend} augmentation in the workers")
+                    if trainer.dataNote:
+                        print(f"# {trainer.dataNote}")
                     print(f"# training step, {args.load}: batch {batch}, {d.imgSize} px, {d.numWorkers} workers, "
                           f"{augmentation} | {device_name(trainer.device)} | {versions()}")
                     source = (f"SYNTHETIC uint8 32x32 images ({configured} not on disk)" if extra
@@ -163,18 +165,21 @@ def main() -> int:
             print(table(["mode", "ran as", "img/s, data excluded", "img/s, data included",
                          "CIFAR-10 epoch s (excl.)", "CIFAR-10 epoch s (incl.)"], rows))
         dataRows = []
+        kept = not isinstance(first.trainLoader, DataLoader)      # DeviceBatches: the images are on the device
+        source = first.trainSet if kept else first.trainLoader.dataset
         for workers in dict.fromkeys([d.numWorkers, *args.data_workers]):
             loader = (first.trainLoader if workers == d.numWorkers else
-                      make_loader(first.trainLoader.dataset, batch, workers, first.device, sampler=first.sampler,
+                      make_loader(source, batch, workers, first.device, sampler=first.sampler,
                                   generator=torch.Generator().manual_seed(0), train=True))
             rate = data_only(loader, first.batchAugment, first.device, batch, args.steps)
             if fastest is None:
                 verdict = ""
-            elif workers == 0:
+            elif workers == 0 or kept and loader is first.trainLoader:
                 verdict = "in series with the model (no workers)"
             else:
                 verdict = "no" if rate >= fastest else f"yes ({rate / fastest:.2f}x)"
-            dataRows.append([workers, f"{rate:.0f}", f"{50000 / rate:.1f}", verdict])
+            label = f"kept on {first.device.type} (uint8)" if kept and loader is first.trainLoader else workers
+            dataRows.append([label, f"{rate:.0f}", f"{50000 / rate:.1f}", verdict])
         first.close()
     verdictNote = ("" if fastest is None else
                    f"; bottleneck = slower than the fastest mode's {fastest:.0f} img/s with data excluded")
