@@ -122,3 +122,41 @@ def test_the_cuda_precision_trains_through_the_trainer(tmp_path, monkeypatch, ca
     assert saved["scaler"]["scale"] == 2.0 ** 16        # an enabled scaler's state (a disabled one saves {})
     assert train_main.main(train_args(tmp_path, "fp16", "train.epochs", "2", resume="auto")[2:]) == 0
     assert "autocast torch.float16, GradScaler, channels_last" in (tmp_path / "logs" / "fp16" / "train.log").read_text()
+
+
+@pytest.mark.pipeline
+def test_a_training_set_that_fits_is_kept_on_the_device_and_augmented_in_batches(tmp_path):
+    """data.augDevice cuda: the digits stay on the run's device as uint8; the step's views come from whole batches."""
+    from core.data.batch_augmentation import BatchImageTransforms
+    from core.data.device_batches import DeviceBatches
+    from tests.train.test_reliability import TINY
+    from train.augmentation import views_on_device
+
+    try:
+        BatchImageTransforms(8).sample_params(1, 8, 8)
+    except NotImplementedError:
+        pytest.skip("the batched recipe (Task 1's optional part) is not written")
+
+    def first_views(seed, name):
+        cfg = load_config("assets/experiments/quickstart.yaml", [
+            *TINY, "data.augDevice", "cuda", "general.seed", str(seed), "general.name", name,
+            "general.logsDir", str(tmp_path / "logs"), "general.saveDir", str(tmp_path / "ckpt")])
+        trainer = SimCLRTrainer(cfg)
+        try:
+            assert isinstance(trainer.trainLoader, DeviceBatches) and "kept on cpu" in trainer.dataNote
+            assert len(trainer.trainLoader) == len(trainer.trainSet) // 128
+            trainer.sampler.set_epoch(0)
+            torch.manual_seed(seed)
+            images, labels = next(iter(trainer.trainLoader))
+            assert images.dtype == torch.uint8 and images.shape == (128, 3, 16, 16) and labels.shape == (128,)
+            return views_on_device(images, trainer.batchAugment, trainer.device)
+        finally:
+            trainer.close()
+
+    viewA, viewB = first_views(0, "a")
+    assert viewA.shape == viewB.shape == (128, 3, 16, 16) and viewA.dtype == torch.float32
+    assert torch.isfinite(viewA).all() and -3 < float(viewA.min()) and float(viewA.max()) < 3   # ImageNet-normalized
+    assert not torch.equal(viewA, viewB)                                   # two independent views
+    again = first_views(0, "b")
+    assert torch.equal(again[0], viewA) and torch.equal(again[1], viewB)   # the seed fixes them
+    assert not torch.equal(first_views(1, "c")[0], viewA)
