@@ -1,10 +1,13 @@
-"""What the command-line tools share: their common flags and the one-line report of an input error.
+"""What the command-line tools share: their common flags, the one-line report of an input error, and stops.
 
 ``train/main.py`` takes ``config_flags()``; the evaluation tools (``linear_eval.py``,
 ``tsne.py``, ``finetune.py``) take ``encoder_flags()``, which adds the encoder to
 evaluate. Every tool reports a ``UserInputError`` through ``report_input_error``:
 one line on stderr and exit code 2, or the full traceback with ``--debug`` or the
-``SIMCLR_DEBUG`` environment variable.
+``SIMCLR_DEBUG`` environment variable. The evaluation tools run their work inside
+``guarded``: an input error found at any point (a bad argument, a checkpoint whose
+features are not finite, a fine-tuning that diverges) is that one line, and Ctrl-C,
+SIGTERM or SIGHUP stop them in one line with exit code 128 + the signal, as training does.
 """
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ import argparse
 import os
 import signal
 import sys
-from typing import Tuple
+from typing import Callable, List, Tuple
+
+from core.errors import UserInputError
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -63,3 +68,51 @@ def stop_signals(signals: Tuple[int, ...] = STOP_SIGNALS) -> Tuple[int, ...]:
     shell job has SIGINT ignored; a handler installed over them would undo that choice.
     """
     return tuple(sig for sig in signals if signal.getsignal(sig) is not signal.SIG_IGN)
+
+
+HELD: List[int] = []   # stop signals that came while a tool was still loading (hold_stop_signals)
+
+
+def hold_stop_signals() -> None:
+    """Until ``guarded`` runs, only note Ctrl-C, SIGTERM and SIGHUP (an ignored one stays ignored).
+
+    A tool calls this first, before it imports torch: an exception raised inside torch's import
+    can abort the process (SIGABRT) or end it in a traceback; ``guarded`` then stops in one line.
+    """
+    for sig in stop_signals():
+        signal.signal(sig, lambda signum, frame: HELD.append(signum))
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP turned into an exception (Ctrl-C raises ``KeyboardInterrupt`` itself)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
+def guarded(args: argparse.Namespace, work: Callable[[], int]) -> int:
+    """``work()``'s exit code; an input error -> one line and 2, a stop signal -> one line and 128 + signal.
+
+    The evaluation tools write their result files only at the end (atomically), so a stop leaves
+    nothing behind.
+    """
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: raise_stopped, signal.SIGHUP: raise_stopped}
+    previous = {sig: signal.signal(sig, handlers[sig]) for sig in stop_signals()}
+    try:
+        if HELD:                                   # came while the tool was loading
+            raise Stopped(HELD[0])
+        return work()
+    except UserInputError as err:
+        return report_input_error(err, args)
+    except KeyboardInterrupt as err:
+        signum = getattr(err, "signum", signal.SIGINT)
+        print(f"stopped by {signal.Signals(signum).name}; no result was written", file=sys.stderr)
+        return 128 + signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -20,7 +20,7 @@ from torchvision.utils import make_grid
 
 from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
 from core.data.datasets import DatasetError, dataset_labels
-from core.errors import CheckpointError
+from core.errors import CheckpointError, UserInputError
 from core.eval.features import extract_features
 from core.eval.knn import knn_top1
 from core.eval.subsets import capped_subset, stratified_order
@@ -261,6 +261,9 @@ def split_features(cfg, encoder: nn.Module, split: str, device: torch.device, in
         dataset = Subset(dataset, [int(i) for i in indices])
     loader = make_loader(dataset, cfg.train.valBatch, data.numWorkers, device)
     feats, labels = extract_features(encoder, loader, device, progress=f"features of {split}" if progress else None)
+    if not bool(torch.isfinite(feats).all()):
+        raise UserInputError(f"the encoder's features of {data.dataset} split {split!r} hold NaN or infinite "
+                             "values; its weights cannot be evaluated (did its training diverge?)")
     if len(labels) == 0 or bool((labels < 0).any()):
         raise DatasetError(f"{data.dataset} split {split!r} has no labels; evaluation needs a labeled dataset")
     return feats, labels
@@ -295,4 +298,10 @@ def encoder_from_args(args, frozen: bool = True) -> EvalSetup:
     threads, _, governor = apply_threads(cfg.general.threads, cfg.data.numWorkers, follow=True)
     device = config_value("general.device", lambda: enter_device(cfg.general.device))
     encoder = build_encoder(cfg, args.ckpt, args.random_init, checkpoint, frozen=frozen)
+    broken = [name for name, tensor in encoder.state_dict().items()
+              if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
+    if broken:
+        raise CheckpointError(f"--ckpt {args.ckpt}: the encoder's weights hold NaN or infinite values ({broken[0]}"
+                              f"{f' and {len(broken) - 1} more' if len(broken) > 1 else ''}); it cannot be "
+                              "evaluated (did its training diverge?)")
     return EvalSetup(cfg, device, encoder.to(device), threads, governor)

@@ -29,6 +29,11 @@ from typing import List, Optional
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from train.cli import hold_stop_signals  # noqa: E402
+
+if __name__ == "__main__":
+    hold_stop_signals()     # a stop while torch loads is answered by guarded, in one line
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
@@ -40,7 +45,7 @@ from core.eval.classifier import LinearClassifier, classifier_scores, feature_st
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from core.nn.utils.runtime import seed_everything  # noqa: E402
 from train.builders import config_value, dataset_from_config, make_loader  # noqa: E402
-from train.cli import encoder_flags, report_input_error  # noqa: E402
+from train.cli import encoder_flags, guarded  # noqa: E402
 from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
 from train.results import check_result_paths, labels_tag, result_stem, write_result  # noqa: E402
@@ -62,6 +67,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_LR = float(torch.finfo(torch.float32).max)   # a rate the float32 optimizer can hold (1e308 overflows it)
+
+
 def check_args(args) -> Optional[str]:
     """The first bad argument as a one-line message, or None."""
     if args.labels_per_class is not None and args.labels_per_class < 1:
@@ -72,8 +80,8 @@ def check_args(args) -> Optional[str]:
         return f"--epochs {args.epochs} must be >= 1"
     if args.batch < 2:
         return f"--batch {args.batch} must be >= 2 (BatchNorm trains on batch statistics)"
-    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
-        return f"--lr {args.lr} must be a finite number > 0"
+    if args.lr is not None and not (math.isfinite(args.lr) and 0 < args.lr <= MAX_LR):
+        return f"--lr {args.lr} must be a number in (0, {MAX_LR:.3g}] (a float32)"
     if not 0 < args.min_scale <= 1:
         return f"--min-scale {args.min_scale} must be in (0, 1]"
     return None
@@ -100,24 +108,25 @@ def labeled_subset(labels: np.ndarray, perClass: Optional[int], fraction: Option
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
+    return guarded(args, lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    """The fine-tuning of ``args`` (see ``main``); the result path is checked before anything is computed."""
     problem = check_args(args)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
+        raise UserInputError(problem)
     progress = sys.stderr.isatty()
-    try:
-        cfg, device, encoder, threads, governor = encoder_from_args(args, frozen=args.frozen)
-        tag = labels_tag(args.labels_per_class, args.fraction) + ("_frozen" if args.frozen else "")
-        stem = result_stem("finetune", args.ckpt, args.random_init, tag)
-        check_result_paths(run_folders(cfg)[0], "finetune", stem, args.force)
-        labels = split_labels(cfg, "memory").numpy()
-        keep = config_value("--labels-per-class", lambda: labeled_subset(labels, args.labels_per_class,
-                                                                         args.fraction))
-        trainSet = Subset(dataset_from_config(cfg.data, "memory", finetune_transform(
-            cfg.data.imgSize, args.min_scale, not args.no_flip)), keep.tolist())
-        testSet = dataset_from_config(cfg.data, "test", EvalTransform(cfg.data.imgSize))
-    except UserInputError as err:
-        return report_input_error(err, args)
+    cfg, device, encoder, threads, governor = encoder_from_args(args, frozen=args.frozen)
+    tag = labels_tag(args.labels_per_class, args.fraction) + ("_frozen" if args.frozen else "")
+    stem = result_stem("finetune", args.ckpt, args.random_init, tag)
+    check_result_paths(run_folders(cfg)[0], "finetune", stem, args.force)
+    labels = split_labels(cfg, "memory").numpy()
+    keep = config_value("--labels-per-class", lambda: labeled_subset(labels, args.labels_per_class,
+                                                                     args.fraction))
+    trainSet = Subset(dataset_from_config(cfg.data, "memory", finetune_transform(
+        cfg.data.imgSize, args.min_scale, not args.no_flip)), keep.tolist())
+    testSet = dataset_from_config(cfg.data, "test", EvalTransform(cfg.data.imgSize))
     seed_everything(cfg.general.seed)
     classes = int(labels.max()) + 1
     mean = std = None

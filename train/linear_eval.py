@@ -31,6 +31,11 @@ from typing import List, Optional, Tuple
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from train.cli import hold_stop_signals  # noqa: E402
+
+if __name__ == "__main__":
+    hold_stop_signals()     # a stop while torch loads is answered by guarded, in one line
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -38,7 +43,7 @@ from core.errors import UserInputError  # noqa: E402
 from core.eval.knn import knn_top1  # noqa: E402
 from core.eval.classifier import linear_probe  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
-from train.cli import encoder_flags, report_input_error  # noqa: E402
+from train.cli import encoder_flags, guarded  # noqa: E402
 from train.builders import config_value  # noqa: E402
 from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
@@ -59,23 +64,24 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = get_args_parser().parse_args(argv)
+    return guarded(args, lambda: run(args))
+
+
+def run(args) -> int:
+    """The probe of ``args`` (see ``main``); the result path is checked before anything is computed."""
     if args.labels_per_class is not None and args.labels_per_class < 1:
-        print(f"error: --labels-per-class {args.labels_per_class} must be >= 1", file=sys.stderr)
-        return 2
+        raise UserInputError(f"--labels-per-class {args.labels_per_class} must be >= 1")
     progress = sys.stderr.isatty()
-    try:
-        cfg, device, encoder, _, _ = encoder_from_args(args)
-        labeled = None
-        if args.labels_per_class:   # the probe and the kNN both see only these labels
-            labeled = config_value("--labels-per-class", lambda: few_labels(
-                split_labels(cfg, "memory").numpy(), args.labels_per_class, seed=0))
-        check_result_paths(run_folders(cfg)[0], "linear_eval", result_stem(
-            "linear_eval", args.ckpt, args.random_init, labels_tag(args.labels_per_class)), args.force)
-        start = time.perf_counter()
-        trainFeats, trainLabels = split_features(cfg, encoder, "memory", device, progress=progress)
-        testFeats, testLabels = split_features(cfg, encoder, "test", device, progress=progress)
-    except UserInputError as err:
-        return report_input_error(err, args)
+    cfg, device, encoder, _, _ = encoder_from_args(args)
+    labeled = None
+    if args.labels_per_class:   # the probe and the kNN both see only these labels
+        labeled = config_value("--labels-per-class", lambda: few_labels(
+            split_labels(cfg, "memory").numpy(), args.labels_per_class, seed=0))
+    check_result_paths(run_folders(cfg)[0], "linear_eval", result_stem(
+        "linear_eval", args.ckpt, args.random_init, labels_tag(args.labels_per_class)), args.force)
+    start = time.perf_counter()
+    trainFeats, trainLabels = split_features(cfg, encoder, "memory", device, progress=progress)
+    testFeats, testLabels = split_features(cfg, encoder, "test", device, progress=progress)
     labeled = np.arange(len(trainLabels)) if labeled is None else labeled
     result = {
         "encoder": "random-init" if args.random_init else str(args.ckpt),

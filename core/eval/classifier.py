@@ -16,12 +16,14 @@ Both are scored by ``classifier_scores``: top-1 / top-5 from ``core.eval.accurac
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
+from core.errors import UserInputError
 from core.eval.accuracy import ranked_hits
 from core.nn.optim.schedulers import WarmupCosine
 
@@ -145,6 +147,9 @@ def fit_end_to_end(model: LinearClassifier, loader: Iterable[Tuple[Tensor, Tenso
     Trains every parameter that requires a gradient: encoder and layer, or the layer alone when
     ``model.frozen``. ``governor`` (``core.nn.utils.threads.ThreadGovernor``) re-decides the CPU
     threads between steps.
+
+    Raises:
+        UserInputError: the loss became NaN or infinite (the learning rate is too high), at once.
     """
     from tqdm import tqdm
 
@@ -152,7 +157,7 @@ def fit_end_to_end(model: LinearClassifier, loader: Iterable[Tuple[Tensor, Tenso
     optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=0.0)
     scheduler = WarmupCosine(optimizer, warmupSteps=0, totalSteps=epochs * len(loader))
     losses = []
-    for _ in tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress, leave=False):
+    for epoch in tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress, leave=False):
         model.train()
         running, steps = 0.0, 0
         for images, targets in loader:
@@ -163,7 +168,11 @@ def fit_end_to_end(model: LinearClassifier, loader: Iterable[Tuple[Tensor, Tenso
             scheduler.step()
             if governor is not None:
                 governor.update()
-            running, steps = running + float(loss.detach()), steps + 1
+            value = float(loss.detach())          # the step's one sync
+            if not math.isfinite(value):
+                raise UserInputError(f"fine-tuning diverged: the loss is {value} at epoch {epoch + 1}, step "
+                                     f"{steps + 1}; lower the learning rate (now {lr:g})")
+            running, steps = running + value, steps + 1
         losses.append(running / max(steps, 1))
     return losses
 
