@@ -81,12 +81,32 @@ def worker_ignores_stop_signals(workerId: int) -> None:
     """A DataLoader worker's start: ignore the stop signals, which the main process handles.
 
     The main process finishes its step, saves and stops its workers itself; a worker that died of
-    the group's SIGTERM would instead make the DataLoader raise "worker is killed by signal".
+    the group's SIGTERM would instead make the DataLoader raise "worker is killed by signal". The
+    worker is killed when the main process dies (``end_with_the_parent``).
     """
     import signal
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
+    end_with_the_parent()
+
+
+def end_with_the_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies, however it dies (an OOM kill, ``kill -9``).
+
+    So a DataLoader worker never outlives the run (elsewhere PyTorch's own watchdog ends it within seconds).
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)       # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
 
 
 def check_one_image(model, trainSet, batchAugment, device: torch.device, imgSize: int) -> None:

@@ -102,6 +102,7 @@ _C.log.imagePairs = 8                 # augmented view pairs shown at the start 
 
 
 MAX_NAME_BYTES = 200  # file systems allow 255 per name
+PER_CORE = 4          # general.threads and data.numWorkers: at most this many per usable core
 MIN_IMG_SIZE = 2      # albumentations' recipe fails on 1x1 views about one call in three
 
 
@@ -292,19 +293,30 @@ def load_config(path: Optional[str] = None, opts: Sequence[str] = (), base: Opti
     return cfg
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def check_values(cfg: CN) -> None:
     """Value checks that types alone cannot express (every float finite, every text printable)."""
     check_finite_and_printable(cfg)
+    cores = usable_cores()
     checks: List[tuple] = [
         ("train.epochs", cfg.train.epochs >= 1, ">= 1"),
         ("train.trainBatch", cfg.train.trainBatch >= 2, ">= 2 per process (a pair needs negatives)"),
         ("train.valBatch", cfg.train.valBatch >= 1, ">= 1"),
         ("data.imgSize", size_ok(cfg.data.imgSize), f"an integer >= {MIN_IMG_SIZE} or an [H, W] pair of them (a "
          "1-pixel view has nothing to crop)"),
-        ("data.numWorkers", cfg.data.numWorkers >= 0, ">= 0"),
+        ("data.numWorkers", 0 <= cfg.data.numWorkers <= PER_CORE * cores,
+         f"in [0, {PER_CORE * cores}] ({PER_CORE} x the {cores} cores this process may use; each worker is a "
+         "process holding a copy of the dataset)"),
         ("data.maxPixels", cfg.data.maxPixels >= 1, ">= 1"),
         ("data.syntheticImages", 1 <= cfg.data.syntheticImages <= 10_000_000, "in [1, 10000000]"),
-        ("general.threads", cfg.general.threads >= 0, ">= 0 (0 = auto)"),
+        ("general.threads", 0 <= cfg.general.threads <= PER_CORE * cores,
+         f"in [0, {PER_CORE * cores}] (0 = auto; {PER_CORE} x the {cores} cores this process may use)"),
         ("data.testPath", not cfg.data.testPath or cfg.data.dataset == "ImageFolder",
          "empty unless data.dataset is ImageFolder (the other datasets bring their own test split)"),
         ("data.blur", cfg.data.blur in ("auto", "on", "off"), "one of ['auto', 'on', 'off']"),

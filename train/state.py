@@ -153,6 +153,7 @@ def restore_state(state: TrainState, ckpt: dict, path: Path, sameRun: bool) -> N
         state.optimizer.load_state_dict(ckpt["optimizer"])
         check_optimizer_shapes(state.optimizer)
         if state.scheduler is not None and ckpt["scheduler"] is not None:
+            check_scheduler_state(state.scheduler, ckpt["scheduler"])
             state.scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt["scaler"]:
             state.scaler.load_state_dict(ckpt["scaler"])
@@ -162,6 +163,24 @@ def restore_state(state: TrainState, ckpt: dict, path: Path, sameRun: bool) -> N
                               f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})") from err
     state.epoch, state.globalStep, state.stepInEpoch = ckpt["epoch"], ckpt["globalStep"], ckpt["stepInEpoch"]
     follow_schedule(state, stored)
+
+
+def check_scheduler_state(scheduler: Any, saved: Any) -> None:
+    """Refuse a saved scheduler state that is not one of this scheduler's (a scheduler loads any dict silently).
+
+    Raises:
+        ValueError: naming the fields that are missing or unknown, or a counter that is not a whole number.
+    """
+    if not isinstance(saved, dict):
+        raise ValueError(f"the scheduler state is a {type(saved).__name__}, not a dict")
+    expected = set(scheduler.state_dict())
+    missing, unknown = sorted(expected - set(saved)), sorted(set(saved) - expected)
+    if missing or unknown:
+        raise ValueError(f"the scheduler state is not {type(scheduler).__name__}'s (missing {missing}, "
+                         f"unknown {unknown})")
+    for key in ("last_epoch", "_step_count", "step"):
+        if key in saved and (isinstance(saved[key], bool) or not isinstance(saved[key], int) or saved[key] < -1):
+            raise ValueError(f"the scheduler's {key} is {saved[key]!r}, not a step count")
 
 
 def model_difference(mine: dict, theirs: dict) -> str:

@@ -22,6 +22,9 @@ CASES = [
     (["data.rootPath", "a\0b"], "data.rootPath='a\\x00b' is invalid; text may not hold control characters"),
     (["data.imgSize", "[16, 0]"], "data.imgSize=[16, 0] is invalid; it must be an integer >= 2 or an [H, W]"),
     (["data.imgSize", "1"], "data.imgSize=1 is invalid; it must be an integer >= 2 or an [H, W]"),
+    # beyond what this machine can run (a thread library that cannot map 100,000 stacks, a fork storm)
+    (["general.threads", "100000"], "general.threads=100000 is invalid; it must be in [0, "),
+    (["data.numWorkers", "100000"], "data.numWorkers=100000 is invalid; it must be in [0, "),
     # names looked up in a registry
     (["optimizer.name", "Adagrad"], "optimizer.name='Adagrad' is not supported; accepted: "
                                     "['Adam', 'AdamW', 'SGD', 'LARS']"),

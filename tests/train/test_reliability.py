@@ -188,6 +188,38 @@ def test_a_signal_to_the_whole_job_saves_at_the_step_and_resumes_exactly(straigh
     assert_same_run(straight_with_workers, tmp_path, "job")
 
 
+def alive(pid):
+    """Whether ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_never_outlive_the_run_whatever_ends_it(tmp_path):
+    """The main process SIGKILLed (as the OOM killer ends a run) while its workers are busy: they end at once."""
+    script = (
+        "import os, signal, sys, time, torch\n"
+        "from train.builders import make_loader\n"
+        "class Slow(torch.utils.data.Dataset):\n"
+        "    def __len__(self): return 64\n"
+        "    def __getitem__(self, i): time.sleep(60); return i\n"
+        "it = iter(make_loader(Slow(), 4, 2, torch.device('cpu')))\n"
+        "time.sleep(1.5)\n"
+        "print(' '.join(str(w.pid) for w in it._workers), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    workers = [int(pid) for pid in proc.stdout.split()]
+    assert len(workers) == 2
+    deadline = time.time() + 3        # busy workers would sleep on for a minute without end_with_the_parent
+    while any(alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers), [pid for pid in workers if alive(pid)]
+
+
 def test_a_kill_during_saving_never_leaves_a_broken_checkpoint(tmp_path):
     target = tmp_path / "checkpoint_epoch0001.pt"
     atomic_save({"model": {"w": torch.zeros(1000, 1000)}, "epoch": 0}, target)

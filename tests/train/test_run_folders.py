@@ -105,6 +105,20 @@ def test_a_run_that_cannot_start_is_refused_before_any_download(finished, tmp_pa
     assert not (tmp_path / "nodata").exists()
 
 
+@pytest.mark.parametrize("scheduler, says", [({"foo": 1}, "not WarmupCosine's (missing ["),
+                                             ("last_epoch", "the scheduler's last_epoch is 'x', not a step count")])
+def test_a_foreign_scheduler_state_is_refused(finished, tmp_path, main, scheduler, says):
+    ckpt = load_checkpoint(list_checkpoints(finished / "ckpt" / "a")[-1])
+    if scheduler == "last_epoch":
+        ckpt["scheduler"]["last_epoch"] = "x"
+    else:
+        ckpt["scheduler"] = scheduler
+    edited = tmp_path / "edited.pt"
+    atomic_save(ckpt, edited)
+    code, _, err = main(tmp_path, "edited", "train.epochs", "2", resume=str(edited))
+    assert code == 2 and says in err and len(err.splitlines()) == 1, err
+
+
 def test_a_rejected_resume_writes_nothing(finished, main):
     before = snapshot(finished, "a")
     code, _, err = main(finished, "a", "train.epochs", "2", "model.kwargs.baseChNo", "8", resume="auto")
