@@ -21,7 +21,7 @@ from core.errors import CheckpointError
 from core.nn.networks.export import export_encoder
 from core.nn.optim import WarmupCosine
 from core.nn.utils.checkpoint import CKPT_FORMAT, RUN_CONFIG, atomic_save, atomic_write_text, checkpoint_name, \
-    list_checkpoints
+    list_checkpoints, model_difference
 from core.nn.utils.runtime import capture_rng, restore_rng
 
 log = logging.getLogger("simclr")
@@ -181,21 +181,6 @@ def check_scheduler_state(scheduler: Any, saved: Any) -> None:
     for key in ("last_epoch", "_step_count", "step"):
         if key in saved and (isinstance(saved[key], bool) or not isinstance(saved[key], int) or saved[key] < -1):
             raise ValueError(f"the scheduler's {key} is {saved[key]!r}, not a step count")
-
-
-def model_difference(mine: dict, theirs: dict) -> str:
-    """The first difference between two state dicts, in words (``''`` when names and shapes agree)."""
-    missing = [k for k in mine if k not in theirs]
-    extra = [k for k in theirs if k not in mine]
-    if missing or extra:
-        return (f"{len(missing)} tensors of this model are not in the checkpoint (first: {missing[:1]}), "
-                f"{len(extra)} of the checkpoint not in this model (first: {extra[:1]})")
-    for key, tensor in mine.items():
-        other = theirs[key]
-        if not torch.is_tensor(other) or other.shape != tensor.shape:
-            shape = list(other.shape) if torch.is_tensor(other) else type(other).__name__
-            return f"{key} is {shape} in the checkpoint and {list(tensor.shape)} here (another width)"
-    return ""
 
 
 def check_optimizer_shapes(optimizer: torch.optim.Optimizer) -> None:

@@ -152,6 +152,8 @@ FOREIGN = [
     (dict(spec='{"inChNo": 3, "outChNo": 32, "norm": "__class__"}'), "norm='__class__' is not a conv normalization"),
     (dict(spec='{"inChNo": 3, "outChNo": "32"}'), "outChNo='32' must be an integer in [1, 65536]"),
     (dict(spec='{"inChNo": 3, "outChNo": 1000000000000}'), "outChNo=1000000000000 must be an integer in [1, 65536]"),
+    # within the per-field caps, ~0.7 TB in all: compared with the weights' shapes before anything is allocated
+    (dict(spec='{"inChNo": 3, "outChNo": 65536, "baseChNo": 8192}'), "the weights do not fit its encoder.json: "),
     (dict(config="- a\n- b\n"), "config.yaml' is a list, not a mapping of config sections"),
     (dict(config="model:\n  outChNo: .inf\n"), "its stored config is refused: model.outChNo=inf has type float"),
     (dict(weights=b""), "is not a readable checkpoint"),

@@ -5,11 +5,13 @@ import json
 from pathlib import Path
 from typing import Optional, Union
 
+import torch
+
 from core.nn.networks.resnet import ResNet
 from core.nn.networks.torchvision_export import (TORCHVISION_WEIGHTS, NotTorchvisionError, to_torchvision_state,
                                                  torchvision_layout)
 from core.nn.utils.checkpoint import (ENCODER_CONFIG, ENCODER_WEIGHTS, Checkpoint, atomic_save, atomic_write_text,
-                                      read_checkpoint)
+                                      model_difference, read_checkpoint)
 
 
 def export_encoder(encoder: ResNet, folder: Union[str, Path]) -> Optional[str]:
@@ -68,14 +70,19 @@ def encoder_from_checkpoint(checkpoint: Checkpoint) -> ResNet:
     from core.nn.networks.simclr import SimCLR
 
     what = "modelArgs" if checkpoint.kind == "training" else ENCODER_CONFIG
+    training = checkpoint.kind == "training"
+    weights = checkpoint.state["model"] if training else checkpoint.state
     try:
-        if checkpoint.kind == "training":
-            model = SimCLR(**checkpoint.modelArgs).build()
-            model.load_state_dict(checkpoint.state["model"])
-            return model.encoder
-        encoder = ResNet(**checkpoint.modelArgs).build()
-        encoder.load_state_dict(checkpoint.state)
-        return encoder
+        def build():
+            return SimCLR(**checkpoint.modelArgs).build() if training else ResNet(**checkpoint.modelArgs).build()
+
+        with torch.device("meta"):        # shapes only: arguments asking for terabytes allocate nothing
+            difference = model_difference(build().state_dict(), weights)
+        if difference:
+            raise CheckpointError(f"{str(checkpoint.path)!r}: the weights do not fit its {what}: {difference}")
+        model = build()
+        model.load_state_dict(weights)
+        return model.encoder if training else model
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{str(checkpoint.path)!r}: the arguments in its {what} are refused: {err}") from err
     except RuntimeError as err:

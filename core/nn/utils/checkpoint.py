@@ -205,3 +205,18 @@ def latest_checkpoint(folder: Path) -> Optional[Path]:
     """The checkpoint with the highest epoch in ``folder``, or None."""
     ckpts = list_checkpoints(folder)
     return ckpts[-1] if ckpts else None
+
+
+def model_difference(mine: dict, theirs: dict) -> str:
+    """The first difference between two state dicts, in words (``''`` when names and shapes agree)."""
+    missing = [k for k in mine if k not in theirs]
+    extra = [k for k in theirs if k not in mine]
+    if missing or extra:
+        return (f"{len(missing)} tensors of this model are not in the checkpoint (first: {missing[:1]}), "
+                f"{len(extra)} of the checkpoint not in this model (first: {extra[:1]})")
+    for key, tensor in mine.items():
+        other = theirs[key]
+        if not torch.is_tensor(other) or other.shape != tensor.shape:
+            shape = list(other.shape) if torch.is_tensor(other) else type(other).__name__
+            return f"{key} is {shape} in the checkpoint and {list(tensor.shape)} here (another width)"
+    return ""
