@@ -80,8 +80,10 @@ def check_args(args) -> Optional[str]:
         return f"--epochs {args.epochs} must be >= 1"
     if args.batch < 2:
         return f"--batch {args.batch} must be >= 2 (BatchNorm trains on batch statistics)"
-    if args.lr is not None and not (math.isfinite(args.lr) and 0 < args.lr <= MAX_LR):
-        return f"--lr {args.lr} must be a number in (0, {MAX_LR:.3g}] (a float32)"
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        return f"--lr {args.lr} must be a finite number > 0"
+    if args.lr is not None and args.lr > MAX_LR:
+        return f"--lr {args.lr} must be at most {MAX_LR:.3g} (a float32)"
     if not 0 < args.min_scale <= 1:
         return f"--min-scale {args.min_scale} must be in (0, 1]"
     return None
