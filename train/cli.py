@@ -84,7 +84,8 @@ def hold_stop_signals() -> None:
 
 
 class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP turned into an exception (Ctrl-C raises ``KeyboardInterrupt`` itself)."""
+    """SIGTERM or SIGHUP turned into an exception (Ctrl-C raises ``KeyboardInterrupt`` itself): ``signum`` says
+    which. Training (before its loop) and the evaluation tools raise it from ``raise_stopped``."""
 
     def __init__(self, signum: int):
         super().__init__(signum)

@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.errors import UserInputError  # noqa: E402
-from train.cli import config_flags, report_input_error, stop_signals  # noqa: E402
+from train.cli import config_flags, raise_stopped, report_input_error, stop_signals  # noqa: E402
 from train.config import load_config  # noqa: E402
 
 
@@ -82,18 +82,6 @@ def resume_command(args: argparse.Namespace) -> str:
     return " ".join(parts)
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM or SIGHUP before training started (Ctrl-C raises KeyboardInterrupt itself)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def raise_interrupted(signum, frame):
-    raise Interrupted(signum)
-
-
 def quiet_disk_full_threads(args) -> None:
     """Let the main thread report a full disk once, instead of a traceback from TensorBoard's writer thread."""
     if isinstance(args.exc_value, OSError) and args.exc_value.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -131,7 +119,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     held = import_holding_signals()
     if held is not None:
         return stopped_while_starting(held)
-    previous = {sig: signal.signal(sig, raise_interrupted) for sig in stop_signals((signal.SIGTERM, signal.SIGHUP))}
+    previous = {sig: signal.signal(sig, raise_stopped) for sig in stop_signals((signal.SIGTERM, signal.SIGHUP))}
     previousHook, threading.excepthook = threading.excepthook, quiet_disk_full_threads
     try:
         return run(args)
