@@ -2,9 +2,10 @@
 
 The trainer, torchrun processes, the evaluation tools (linear probe, fine-tuning, t-SNE) and the
 benchmarks all call ``enter_device``; what the device then decides (mixed precision, the grad
-scaler, channels_last, pinned memory, the process-group backend, where checkpoints are read to)
-comes from the functions below, so the CUDA-only branches are plain functions of the device and
-can be tested on a machine without a GPU (``tests/cuda_mock.py``).
+scaler, channels_last, pinned memory, the process-group backend, the memory free for data kept on
+it) comes from the functions below, so the CUDA-only branches are plain functions of the device and
+can be tested on a machine without a GPU (``tests/cuda_mock.py``). Checkpoints are always read to
+the CPU (``train.run_folder.find_resume``) and copied into the model wherever it is.
 
 ``torch.cuda.set_device`` needs an index (``torch.device('cuda')`` raises "Expected a torch.device
 with a specified index"), so ``'cuda'`` is resolved to ``cuda:0``, or under torchrun to the
@@ -21,7 +22,6 @@ import torch
 
 log = logging.getLogger(__name__)
 DEVICE_PATTERN = re.compile(r"^(cpu|cuda|cuda:\d+)$")
-CHECKPOINT_MAP_LOCATION = "cpu"   # read every checkpoint to the CPU; load_state_dict copies to the model's device
 
 
 def cuda_count() -> int:
