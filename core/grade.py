@@ -1,9 +1,12 @@
 """Grading report of the tutorial's tasks: ``python -m core.grade [--task N] [--json FILE] [--summary FILE]``.
 
 Runs the task tests (markers ``task1`` .. ``task4``, and the optional parts
-``task1_optional``, ``task4_optional``) once, in this process, and prints one
-row per task: tests passed / graded, points, and the first failure's message
-(every failure of a task's test starts with "Task N:").
+``task1_optional``, ``task4_optional``) once and prints one row per task: tests
+passed / graded, points, and the first failure's message (every failure of a
+task's test starts with "Task N:"). The tests run in a judge process that holds
+no student code; each task's regions run in a child process of their own
+(``core/sandbox``), so no region can change another task's result, or its own
+by anything but what it computes. ``--details`` also prints the tests' output.
 
 The scoring rule, the same here, in the starter's feedback workflow and on
 Gradescope (which runs this module on the instructor's copy of the tests):
@@ -29,6 +32,8 @@ import re
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
+
+from core.sandbox.run import grade_in_sandbox
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("task1", "task2", "task3", "task4")
@@ -150,18 +155,21 @@ def marked_test_files(tests: Path, markers: Sequence[str]) -> List[Path]:
     return files or [tests]
 
 
-def run_tests(root: Path, markers: Sequence[str], extra: Sequence[str] = ()) -> Collector:
-    """Run the tests of ``markers`` (not the slow ones) in this process; returns what was recorded."""
+def run_tests(root: Path, markers: Sequence[str], extra: Sequence[str] = (), plugins: Sequence = ()) -> Collector:
+    """Run the tests of ``markers`` (not the slow ones) in this process; returns what was recorded.
+
+    The judge (``core.sandbox.judge``) calls it in its own tree, where no student code is.
+    """
     import pytest
 
     collector = Collector()
-    expression = f"({' or '.join(markers)}) and not slow"
+    expression = f"({' or '.join(markers)}) and not slow and not inprocess"
     previous = os.getcwd()
     os.chdir(root)
     try:
         pytest.main(["-qq", "-p", "no:cacheprovider", "-m", expression, "--no-header", "-rN",
                      "--continue-on-collection-errors", *extra,
-                     *map(str, marked_test_files(root / "tests", markers))], plugins=[collector])
+                     *map(str, marked_test_files(root / "tests", markers))], plugins=[collector, *plugins])
     finally:
         os.chdir(previous)
     return collector
@@ -172,26 +180,40 @@ def score(maxPoints: int, passed: int, graded: int) -> int:
     return round(maxPoints * passed / graded) if graded else 0
 
 
+MAX_MESSAGES = 20
+MAX_MESSAGE = 1000
+
+
 def summarize(collector: Collector, points: Dict[str, int], markers: Sequence[str]) -> List[dict]:
-    """One row per marker: counts, points and the first failure."""
+    """One row per marker: counts, points (never above the task's maximum) and the distinct failures.
+
+    ``collector`` may also carry ``notes`` (per task number: a file not found, broken markers)
+    and ``failure`` (why the run recorded nothing); both land in the rows.
+    """
     rows = []
+    notes = getattr(collector, "notes", {}) or {}
+    failure = getattr(collector, "failure", "")
     for marker in markers:
         results = [r for nodeid, r in collector.results.items() if collector.rowOf[nodeid] == marker]
         counts = {key: sum(r["outcome"] == key for r in results) for key in ("passed", "failed", "skipped")}
         graded = counts["passed"] + counts["failed"]
-        failures = [r["message"] for r in results if r["outcome"] == "failed"]
+        failures = list(dict.fromkeys(str(r["message"])[:MAX_MESSAGE] for r in results
+                                      if r["outcome"] == "failed"))[:MAX_MESSAGES]
         skips = [r["message"] for r in results if r["outcome"] == "skipped"]
         maxPoints = 0 if marker in OPTIONAL else points.get(marker, 0)
         note = ""
         if not graded:
-            note = (skips[0] if skips else
+            note = (failure if failure else skips[0] if skips else
                     f"tests could not be imported: {collector.importErrors[0]}" if collector.importErrors
-                    else "no tests")
+                    else f"its tests observe the code from inside its process: run python -m pytest -m {marker}"
+                    if marker in OPTIONAL else "no tests")
         rows.append({
             "task": row_name(marker), "title": TASK_TITLES[int(marker[4]) - 1], "optional": marker in OPTIONAL,
-            **counts, "graded": graded, "points": score(maxPoints, counts["passed"], graded),
+            **counts, "graded": graded,
+            "points": min(maxPoints, max(0, score(maxPoints, counts["passed"], graded))),
             "max_points": maxPoints, "first_failure": failures[0] if failures else "",
             "failures": failures, "note": note,
+            "notes": [] if marker in OPTIONAL else list(notes.get(int(marker[4]), [])),
         })
     return rows
 
@@ -277,6 +299,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--task", type=int, choices=[1, 2, 3, 4], help="grade one task; exit 0 only if it passes")
     parser.add_argument("--points", help=f"points of Tasks 1-4, e.g. 30,20,20,30 (default: {GRADING_FILE})")
     parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing test")
+    parser.add_argument("--details", action="store_true", help="also print the tests' output (tracebacks)")
     args = parser.parse_args(argv)
     try:
         points = read_points(REPO_ROOT, args.points)
@@ -286,8 +309,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     markers = [f"task{args.task}"] if args.task else list(TASKS + OPTIONAL)
-    rows = summarize(run_tests(REPO_ROOT, markers, ["-x"] if args.exitfirst else []), points, markers)
+    recorded = grade_in_sandbox(REPO_ROOT, REPO_ROOT, markers, ["-x"] if args.exitfirst else [])
+    rows = summarize(recorded, points, markers)
+    if args.details:
+        print(recorded.log)
+    if recorded.warning:
+        print(f"note: {recorded.warning}")
     print_table(rows)
+    for row in rows:
+        for note in row["notes"]:
+            print(f"{row['task']}: {note}")
     if jsonPath:
         from core.nn.utils.checkpoint import atomic_write_text   # torch is loaded by the test run already
 

@@ -13,7 +13,7 @@ from core.nn.utils.checkpoint import list_checkpoints, load_checkpoint
 from tests.conftest import REPO_ROOT, TIMEOUT, distributed_loss_missing
 
 # The multi-GPU loss is Task 4's optional part: these tests skip until it is written.
-pytestmark = [pytest.mark.pipeline, pytest.mark.task4_optional]
+pytestmark = [pytest.mark.pipeline, pytest.mark.task4_optional, pytest.mark.inprocess]   # patches and processes
 WORLD = 2
 
 

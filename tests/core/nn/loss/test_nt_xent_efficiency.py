@@ -31,6 +31,7 @@ class FactoryCounter(TorchDispatchMode):
         return out
 
 
+@pytest.mark.inprocess   # counts what the loss builds from inside its process
 def test_what_depends_only_on_the_batch_size_is_built_once():
     batch = 16
     loss = NTXent(0.5)
@@ -43,6 +44,7 @@ def test_what_depends_only_on_the_batch_size_is_built_once():
         "index / mask of each batch size (e.g. a dict keyed by (B, device)) instead of rebuilding it")
 
 
+@pytest.mark.inprocess   # counts what the loss builds from inside its process
 def test_no_2b_by_2b_by_d_intermediate():
     batch, dim = 8, 16
     zA = torch.randn(batch, dim, requires_grad=True)
@@ -61,6 +63,7 @@ def test_no_2b_by_2b_by_d_intermediate():
         "one matrix product instead")
 
 
+@pytest.mark.inprocess   # needs the autocast of the caller's process
 @pytest.mark.parametrize("temperature, noise", [(0.05, None), (0.5, 0.1)])
 def test_float32_logits_under_bf16_autocast(temperature, noise):
     torch.manual_seed(3)

@@ -1,0 +1,45 @@
+"""The judge process: ``python -m core.sandbox.judge REPORT MARKER [MARKER ...] [-x]``.
+
+Started by ``core.grade`` in the judge tree (no line of the student's there). Runs the
+tests of the markers with pytest, the task regions answered by the children
+(``core.sandbox.remote``), and writes what it recorded to ``REPORT`` (JSON): each
+test's row, outcome and first message, and the import errors. Tests run grouped by
+task, so one child runs at a time.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from core.grade import TASKS, OPTIONAL, run_tests
+from core.sandbox import remote
+
+
+class ByTask:
+    """Orders the collected tests by task (stable), so each task's child starts once."""
+
+    def pytest_collection_modifyitems(self, items):
+        def task(item):
+            names = {mark.name for mark in item.iter_markers()}
+            return next((int(m[4]) for m in TASKS + OPTIONAL if m in names), 9)
+
+        items.sort(key=task)
+
+
+def main(argv) -> int:
+    report, markers = Path(argv[0]), [m for m in argv[1:] if not m.startswith("-")]
+    extra = ["-x"] if "-x" in argv[1:] else []
+    remote.become_subreaper()
+    root = Path(__file__).resolve().parents[2]
+    try:
+        collector = run_tests(root, markers, extra, plugins=[ByTask()])
+    finally:
+        remote.shutdown()
+    report.write_text(json.dumps({"rowOf": collector.rowOf, "results": collector.results,
+                                  "importErrors": collector.importErrors}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
