@@ -151,7 +151,8 @@ def marked_test_files(tests: Path, markers: Sequence[str]) -> List[Path]:
     if any("add_marker" in path.read_text(errors="replace") for path in tests.rglob("conftest.py")):
         return [tests]
     names = re.compile(r"\b(" + "|".join(re.escape(m) for m in markers) + r")\b")
-    files = [path for path in sorted(tests.rglob("test_*.py")) if names.search(path.read_text(errors="replace"))]
+    candidates = sorted({*tests.rglob("test_*.py"), *tests.rglob("*_test.py")})   # pytest's own file patterns
+    files = [path for path in candidates if names.search(path.read_text(errors="replace"))]
     return files or [tests]
 
 

@@ -30,8 +30,11 @@ import types
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-BEGIN = re.compile(r"^(?P<indent>\s*)# --- Task (?P<task>\d) begin: .* ---\s*$")
-END = re.compile(r"^\s*# --- Task (?P<task>\d) end ---\s*$")
+# The markers as the starter writes them ("# --- Task 2 begin: the encoder ---", "# --- Task 2 end ---"); forms a
+# student plausibly retypes (no title, other spacing or dashes, other case) are read the same.
+BEGIN = re.compile(r"^(?P<indent>\s*)#\s*-{2,}\s*task\s*(?P<task>\d)\s+begin\b(?:\s*:.*?)?\s*-*\s*$", re.IGNORECASE)
+END = re.compile(r"^\s*#\s*-{2,}\s*task\s*(?P<task>\d)\s+end\s*-*\s*$", re.IGNORECASE)
+FORM = "'# --- Task {task} begin: ... ---' and '# --- Task {task} end ---'"
 # The files that hold task regions (relative to the repository root), with the task each one belongs to.
 TASK_FILES = {
     "core/data/data_augmentation.py": 1,
@@ -65,15 +68,18 @@ def find_regions(lines: List[str], path: str = "<text>") -> List[Region]:
     for i, line in enumerate(lines):
         if (match := BEGIN.match(line)):
             if opened is not None:
-                raise ValueError(f"{path}:{i + 1}: Task region opened inside another one")
+                raise ValueError(f"{path}:{i + 1}: Task region opened inside another one (close each with "
+                                 f"{FORM.format(task=opened[0]).split(' and ')[1]})")
             opened = (int(match["task"]), i + 1)
         elif (match := END.match(line)):
             if opened is None or int(match["task"]) != opened[0]:
-                raise ValueError(f"{path}:{i + 1}: 'Task {match['task']} end' without its begin marker")
+                raise ValueError(f"{path}:{i + 1}: 'Task {match['task']} end' without its begin marker (the markers "
+                                 f"are {FORM.format(task=match['task'])}, on lines of their own)")
             regions.append((opened[0], opened[1], i))
             opened = None
     if opened is not None:
-        raise ValueError(f"{path}: Task {opened[0]} region is never closed")
+        raise ValueError(f"{path}: Task {opened[0]} region is never closed (the markers are "
+                         f"{FORM.format(task=opened[0])}, on lines of their own)")
     return regions
 
 

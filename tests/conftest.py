@@ -189,6 +189,8 @@ LIKELY_CAUSES = {
         (r"expected np\.ndarray \(got Tensor\)|ToTensorV2|transpose\(\) takes",
          "the albumentations view must end with the normalized [H, W, 3] float array: leave ToTensorV2 out "
          "(AlbumentationsView.__call__ makes the tensor)"),
+        (r"must match the size of tensor b \(1\)|\[1, \d+, \d+\] doesn't match|num_output_channels|1 channel",
+         "a grayscale view keeps three channels: RandomGrayscale(p=0.2) (or Grayscale(num_output_channels=3))"),
         (r"PIL|should be a? ?(float )?tensor|Tensor as element|got <class 'PIL|Input tensor should be",
          "Normalize needs a float tensor: convert the image first (PILToTensor + ToDtype(torch.float32, "
          "scale=True), or ToTensor) and normalize last"),
@@ -206,7 +208,7 @@ LIKELY_CAUSES = {
          "channels and gives h of outChNo=self.latentChNo"),
     ],
     "Task 4": [
-        (r"must match the size|size of tensor|shape mismatch|out of bounds|index \d+ is out",
+        (r"batch_size|must match the size|size of tensor|shape mismatch|out of bounds|index \d+ is out",
          "are a mask or indices built for another batch size? Take B from zA.shape[0] at every call"),
         (r"expected scalar type Long|Long but found|target", "cross-entropy targets are a long tensor of "
          "column indices: the positive of row i is row i + B (mod 2B)"),

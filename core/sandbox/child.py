@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.sandbox.remote import module_recipe, rebuild, rebuildable
 from core.sandbox.wire import Decoder, Encoder, clip, read_message, write_message
 from core.task_regions import TASK_FILES, TaskSourceError, find_regions, install_region_guard
 
@@ -54,19 +55,15 @@ class Child:
 
     def handle(self, entry: dict, decoder: Any = None) -> Any:
         key = entry.get("__handle__")
+        if key == -1 and decoder is not None:         # a builder-made module the judge passes (Task 2's encoder)
+            return rebuild(decoder(entry.get("recipe")), decoder(entry.get("state")), 0, check=False)
         if key not in self.objects:
             raise LookupError(f"no object {key!r} here (the process was restarted?)")
         return self.objects[key]
 
     def recipe_or_handle(self, value: Any, encoder: Encoder) -> Any:
-        """A module a builder made (``hparams()``) travels as its recipe and weights; others stay here."""
-        if isinstance(value, nn.Module) and hasattr(value, "hparams") and hasattr(value, "inChNo"):
-            recipe = {"module": type(value).__module__, "cls": type(value).__qualname__, "inChNo": value.inChNo,
-                      "outChNo": value.outChNo, "hparams": value.hparams(),
-                      "built": any(True for _ in value.children()), "training": value.training,
-                      "repr": clip(repr(value), 200000)}
-            return {"__handle__": -1, "recipe": encoder(recipe), "state": encoder(dict(value.state_dict()))}
-        return self.keep(value)
+        """A module a builder made travels as its recipe and weights; other objects stay here."""
+        return module_recipe(value, encoder) if rebuildable(value) else self.keep(value)
 
     # ------------------------------------------------------------------ requests
     def run(self, header: dict, decode: Decoder) -> Any:
@@ -182,7 +179,9 @@ def flatten(value: Any, depth: int = 0) -> List[Any]:
 
 
 def random_states() -> Dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "numpy": list(np.random.get_state()), "python": random.getstate()}
+    version, internal, gaussNext = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy": list(np.random.get_state()),
+            "python": [version, np.asarray(internal, dtype=np.uint32), gaussNext]}     # one array, not 625 ints
 
 
 def set_random_states(states: Dict[str, Any]) -> None:
@@ -192,7 +191,7 @@ def set_random_states(states: Dict[str, Any]) -> None:
     kind, keys, pos, gauss, cached = states["numpy"]
     np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), int(pos), int(gauss), float(cached)))
     version, internal, gaussNext = states["python"]
-    random.setstate((version, tuple(internal), gaussNext))
+    random.setstate((version, tuple(np.asarray(internal, dtype=np.uint32).tolist()), gaussNext))
 
 
 def error_of(err: BaseException) -> dict:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import collections
 import ctypes
+import functools
 import itertools
 import json
 import os
@@ -72,8 +73,9 @@ class TaskStopped(RuntimeError):
 class Child:
     """One child process: its channels, a reader thread and a bounded tail of what it printed."""
 
-    def __init__(self, task: int, tree: Path, user: Optional[str], scratch: Path):
+    def __init__(self, task: int, tree: Path, user: Optional[str], scratch: Path, everyone: bool = False):
         self.task = task
+        self.everyone = everyone
         requestRead, self.requestWrite = os.pipe()
         self.answerRead, answerWrite = os.pipe()
         env = child_environment(scratch, user)
@@ -82,7 +84,8 @@ class Child:
             self.process = subprocess.Popen(
                 [sys.executable, "-E", "-s", "-m", "core.sandbox.child", str(requestRead), str(answerWrite)],
                 cwd=tree, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                pass_fds=(requestRead, answerWrite), start_new_session=True, preexec_fn=limits, **options)
+                pass_fds=(requestRead, answerWrite), start_new_session=True,
+                preexec_fn=functools.partial(limits, dropped=bool(user)), **options)
         finally:
             os.close(requestRead)
             os.close(answerWrite)
@@ -146,7 +149,7 @@ class Child:
                 stream.close()
             except OSError:
                 pass
-        kill_everything(self.process, self.user)
+        kill_everything(self.process, self.user, self.everyone)
         try:
             os.close(self.answerRead)
         except OSError:
@@ -160,13 +163,19 @@ def privileges(user: str) -> Dict[str, Any]:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": [], "umask": 0o077}
 
 
-def limits() -> None:
-    """In the child before it starts: no core files, a bounded number of processes for its user."""
+def limits(dropped: bool = False) -> None:
+    """In the child before it starts: the first the kernel kills when memory runs out (not the judge), no core
+    files, a bounded number of processes for its user."""
     import resource
 
+    try:
+        with open("/proc/self/oom_score_adj", "w") as stream:
+            stream.write("1000")
+    except OSError:
+        pass
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if os.getuid() == 0:
-        return
+    if not dropped:
+        return                                   # the grader's own user: its other processes count too
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
         resource.setrlimit(resource.RLIMIT_NPROC, (min(512, hard if hard >= 0 else 512), hard))
@@ -185,28 +194,32 @@ def child_environment(scratch: Path, user: Optional[str]) -> Dict[str, str]:
     return env
 
 
-def kill_everything(process: subprocess.Popen, user: Optional[str]) -> None:
-    """SIGKILL the child's process group, every process of its user (when it has one) and our orphans."""
+def kill_everything(process: subprocess.Popen, user: Optional[str], everyone: bool = False) -> None:
+    """SIGKILL the child, every process below this one (orphans come here: ``become_subreaper``) and, with
+    ``everyone`` (one grading per machine, as on Gradescope), every process of the child's user."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    if user:
-        # kill(-1) from a process of that user reaches every process of that user, wherever it moved.
-        subprocess.run([sys.executable, "-E", "-s", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       cwd="/", timeout=30, **privileges(user))
-    else:
-        for pid in descendants(os.getpid()):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+    for pid in descendants(os.getpid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    if user and everyone:
+        kill_user(user)
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         pass
     reap_orphans()
+
+
+def kill_user(user: str) -> None:
+    """kill(-1) from a process of ``user`` reaches every process of that user, wherever it moved."""
+    subprocess.run([sys.executable, "-E", "-s", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   cwd="/", timeout=30, **privileges(user))
 
 
 def descendants(root: int) -> List[int]:
@@ -252,6 +265,7 @@ class Sandbox:
         self.trees = {int(task): Path(path) for task, path in settings["trees"].items()}
         self.scratch = {int(task): Path(path) for task, path in settings.get("scratch", {}).items()}
         self.user = settings.get("user") or None
+        self.everyone = bool(settings.get("killUser"))
         self.taskSeconds = float(settings.get("taskSeconds", 120))
         self.current: Optional[Child] = None
         self.generation: Dict[int, int] = collections.defaultdict(int)
@@ -274,7 +288,8 @@ class Sandbox:
             raise TaskStopped(self.stopped[task])
         self.generation[task] += 1
         start = time.monotonic()
-        self.current = Child(task, self.trees[task], self.user, self.scratch.get(task, self.trees[task]))
+        self.current = Child(task, self.trees[task], self.user, self.scratch.get(task, self.trees[task]),
+                             self.everyone)
         self.spent[task] += time.monotonic() - start
         return self.current
 
@@ -292,7 +307,7 @@ class Sandbox:
         """
         child = self.child(task)
         generation = self.generation[task]
-        encoder = Encoder(opaque=lambda value, _: self.reference(value, task, generation))
+        encoder = Encoder(opaque=lambda value, enc: self.reference(value, task, generation, enc))
         sent = {key: encoder(value) for key, value in header.items()}
         sent["rng"] = encoder(random_states())
         left = self.taskSeconds - self.spent[task]
@@ -332,7 +347,9 @@ class Sandbox:
         return (f"Task {child.task}: the process running your code {how} before it answered (os._exit, "
                 f"sys.exit or a crash in your code?)" + (f"; its last output: {clip(said, 600)}" if said else ""))
 
-    def reference(self, value: Any, task: int, generation: int) -> dict:
+    def reference(self, value: Any, task: int, generation: int, encoder: Encoder) -> dict:
+        if rebuildable(value):
+            return module_recipe(value, encoder)
         if isinstance(value, RemoteObject):
             if value._task != task or value._generation != generation:
                 raise WireError("an object of another process (was it restarted?)")
@@ -349,8 +366,27 @@ class Sandbox:
         return RemoteObject.attach(task, generation, key, clip(entry.get("type"), 80))
 
 
-def rebuild(recipe: Any, state: Any, task: int) -> torch.nn.Module:
-    """The module a builder made in the child, made again here by the instructor's builder, with its weights."""
+def rebuildable(value: Any) -> bool:
+    """Whether ``value`` is a module one of the builders of ``REBUILT`` made (it travels as its recipe)."""
+    return isinstance(value, torch.nn.Module) and (type(value).__module__, type(value).__qualname__) in REBUILT
+
+
+def module_recipe(module: torch.nn.Module, encoder: Encoder) -> dict:
+    """A builder-made module as data: the builder, its resolved hyperparameters, its weights and its repr."""
+    recipe = {"module": type(module).__module__, "cls": type(module).__qualname__, "inChNo": module.inChNo,
+              "outChNo": module.outChNo, "hparams": module.hparams(),
+              "built": any(True for _ in module.children()), "training": module.training,
+              "repr": clip(repr(module), 200000)}
+    return {"__handle__": -1, "recipe": encoder(recipe), "state": encoder(dict(module.state_dict()))}
+
+
+def rebuild(recipe: Any, state: Any, task: int, check: bool = True) -> torch.nn.Module:
+    """A builder-made module made again from its recipe by the builder of this tree, with its weights.
+
+    Args:
+        check: refuse a module whose repr or weights do not match the rebuilt one (the judge reading a
+            child's module: something changed it after ``build()``).
+    """
     if not isinstance(recipe, dict) or (recipe.get("module"), recipe.get("cls")) not in REBUILT:
         raise TypeError(f"Task {task}: a module that is not ResNet(...).build() or MLP(...).build()")
     cls = builder(recipe["module"], recipe["cls"])
@@ -366,7 +402,7 @@ def rebuild(recipe: Any, state: Any, task: int) -> torch.nn.Module:
         same = repr(module) == recipe.get("repr")
     except (RuntimeError, TypeError, ValueError):
         same = False
-    if not same:
+    if check and not same:
         raise TypeError(f"Task {task}: the {recipe['cls']} your code built was changed after "
                         f"{recipe['cls']}(...).build(): the grader rebuilds it from the builder's arguments, so "
                         "give every choice to the builder (its docstring lists them) and keep what build() returns")
@@ -539,10 +575,12 @@ def run_region(obj: Any, path: str, index: int, task: int, context: Optional[str
         if name.startswith("_"):
             continue
         try:
-            Encoder()(value)
+            Encoder(opaque=lambda v, enc: module_recipe(v, enc) if rebuildable(v) else Encoder()(v))(value)
         except WireError:
             continue
         state[name] = value
+    if isinstance(obj, torch.nn.Module):          # the modules an earlier task's builder made (Task 2's encoder)
+        state.update({name: m for name, m in obj.named_children() if rebuildable(m)})
     changes = sandbox().ask(task, {"op": "region", "module": type(obj).__module__, "cls": type(obj).__qualname__,
                                    "key": vars(obj)["_sandboxKey"], "index": index, "state": state,
                                    "context": context, "path": path})
@@ -554,7 +592,9 @@ def run_region(obj: Any, path: str, index: int, task: int, context: Optional[str
 
 
 def random_states() -> Dict[str, Any]:
-    return {"torch": torch.get_rng_state(), "numpy": list(np.random.get_state()), "python": random.getstate()}
+    version, internal, gaussNext = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy": list(np.random.get_state()),
+            "python": [version, np.asarray(internal, dtype=np.uint32), gaussNext]}     # one array, not 625 ints
 
 
 def set_random_states(states: Any) -> None:
@@ -564,7 +604,7 @@ def set_random_states(states: Any) -> None:
         kind, keys, pos, gauss, cached = states["numpy"]
         np.random.set_state((str(kind), np.asarray(keys, dtype=np.uint32), int(pos), int(gauss), float(cached)))
         version, internal, gaussNext = states["python"]
-        random.setstate((int(version), tuple(int(i) for i in internal), gaussNext))
+        random.setstate((int(version), tuple(np.asarray(internal, dtype=np.uint32).tolist()), gaussNext))
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError):
         pass
 

@@ -34,7 +34,9 @@ REMOTE_CLASSES = {
 # the region runs within (as in the file: ``with self.added_defaults():``).
 REMOTE_REGIONS = {"core/nn/networks/simclr.py": "added_defaults"}
 JUDGE_PARTS = ("core", "train", "tests", "assets/experiments", "setup.cfg", "pyproject.toml")
-SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+# Compiled modules travel: a copy's unchanged files reuse them (Python checks each against its source's time and
+# size, so a rewritten task file is compiled again).
+SKIP = shutil.ignore_patterns(".pytest_cache")
 MAX_FILE_BYTES = 2_000_000
 
 
@@ -145,15 +147,16 @@ def judge_text(pristine: str, rel: str) -> str:
     if classes is None:
         raise ValueError(f"{rel} holds task regions but core/sandbox/trees.py says nothing of how to grade it "
                          "(add it to REMOTE_CLASSES or REMOTE_REGIONS)")
-    check_regions_inside(pristine, rel, classes)
     bodies = {index: [f"{indent_of(lines, start)}raise RuntimeError('the judge never runs a task region')\n"]
               for index, (_, start, _) in enumerate(regions)}
+    stubbed = with_bodies(pristine, rel, bodies)
+    check_regions_inside(stubbed, rel, classes)          # (the student's own regions may not compile)
     task = TASK_FILES[rel]
     footer = ["\n\n# The grader's judge: instances of these classes live in Task "
               f"{task}'s child process (core/sandbox).\n",
               "from core.sandbox.remote import remote_class as _remote_class  # noqa: E402\n"]
     footer += [f"{name} = _remote_class({name}, {task})\n" for name in classes]
-    return with_bodies(pristine, rel, bodies) + "".join(footer)
+    return stubbed + "".join(footer)
 
 
 def check_regions_inside(text: str, rel: str, classes: Tuple[str, ...]) -> None:

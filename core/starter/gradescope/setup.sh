@@ -16,6 +16,7 @@ VISION=$(grep -E '^torchvision==' starter/req_pip.txt)
 /autograder/venv/bin/pip install "$TORCH" "$VISION" --index-url https://download.pytorch.org/whl/cpu
 /autograder/venv/bin/pip install -r starter/req_pip.txt
 /autograder/venv/bin/python -c "import torch, torchvision, albumentations; print('installed torch', torch.__version__)"
+/autograder/venv/bin/python -m compileall -q starter      # each grading's copies reuse the bytecode
 # The student's code runs as this unprivileged user, which can read the venv and nothing of /autograder/source.
 id -u simclr-student >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin simclr-student
 chmod -R a+rX /autograder/venv

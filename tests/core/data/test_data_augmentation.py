@@ -91,18 +91,22 @@ def test_grayscale_input_becomes_three_channels(backend, gray):
 
 @pytest.mark.task1
 def test_fixed_seed_reproduces_the_views(backend):
+    from core.nn.utils.runtime import seed_everything
+
     image = make_image("numpy")
     transform = ImageTransforms(24, backend=backend)
-    torch.manual_seed(123)
+    seed_everything(123)        # what the trainer seeds: Python's random, NumPy and torch
     first = transform(image)
-    torch.manual_seed(123)
+    seed_everything(123)
     second = transform(image)
-    torch.manual_seed(124)
+    seed_everything(124)
     third = transform(image)
     assert all(torch.equal(a, b) for a, b in zip(first, second)), (
-        "Task 1: torch.manual_seed must reproduce the views: draw randomness from torch's generator "
-        "(torchvision transforms do; do not reseed inside the pipeline)")
-    assert not torch.equal(first[0], third[0]), "Task 1: different seeds gave the same view"
+        "Task 1: the same seed (Python's random, NumPy and torch, as the trainer seeds them) gave different "
+        "views: does the pipeline draw from a generator of its own that nothing seeds (np.random.default_rng(), "
+        "random.Random(), an unseeded albumentations state)?")
+    assert not torch.equal(first[0], third[0]), (
+        "Task 1: two different seeds gave the same view: is the pipeline reseeded with a constant inside?")
 
 
 @pytest.mark.task1
@@ -178,6 +182,21 @@ def test_color_jitter_and_grayscale_rates(backend):
 
 
 @pytest.mark.task1
+def test_grayscale_is_drawn_apart_from_the_color_jitter(backend):
+    # A flat color turned gray without any jitter has exactly its luma (0.299 R + 0.587 G + 0.114 B); the
+    # paper grays 20% of all views, jittered or not, so about a fifth of the gray views show that value.
+    color = np.zeros((24, 24, 3), np.uint8) + np.array([180, 100, 60], np.uint8)
+    views = draw(backend, color, 200, imgSize=16, jitterStrength=1.0).flatten(0, 1)   # 400 views
+    gray = views[is_gray(views)]
+    luma = (0.299 * 180 + 0.587 * 100 + 0.114 * 60) / 255
+    plain = int(((gray.mean(dim=(1, 2, 3)) - luma).abs() < 2.5 / 255).sum())
+    assert len(gray) < 20 or plain >= 3, (
+        f"Task 1: none of the {len(gray)} grayscale views is an unjittered one ({plain}): is the grayscale "
+        "inside the color jitter's RandomApply? The paper draws it on its own: RandomGrayscale(p=0.2) as a "
+        "separate step")
+
+
+@pytest.mark.task1
 @pytest.mark.parametrize("strength", [0.5, 1.0])
 def test_brightness_range_follows_the_strength(backend, strength):
     # On a flat gray image only brightness changes anything (contrast, saturation and hue keep
@@ -224,6 +243,16 @@ def test_random_resized_crop_covers_the_scale_range(backend):
     assert small < 0.25 and large > 0.8 and 0.35 < mean < 0.75, (
         f"Task 1: with minScale=0.08 the crops covered {small:.2f}-{large:.2f} of the image "
         f"(mean {mean:.2f}, expected about 0.08-1, mean ~0.54): {cause}")
+
+
+@pytest.mark.task1
+def test_random_crop_changes_the_aspect_ratio(backend):
+    _, ratios = crop_areas(backend, 0.08, 100)
+    spread = (ratios.max() / ratios.min()).item()
+    assert spread > 1.35, (
+        f"Task 1: the crops' width / height ranged over a factor of {spread:.2f} only: the recipe's crop also "
+        "draws its aspect ratio (3/4 to 4/3): RandomResizedCrop(imgSize, scale=(minScale, 1.0)) keeps its "
+        "default ratio; a square crop (ratio=(1, 1), or RandomCrop + Resize) does not")
 
 
 @pytest.mark.task1

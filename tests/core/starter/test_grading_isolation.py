@@ -78,7 +78,7 @@ def _forge():
 _forge()
 atexit.register(_forge)
 stored = None
-for _folder, _, _files in os.walk(ROOT):
+for _folder, _, _files in os.walk(ROOT) if READ else ():
     if "nt_xent_cases.json" in _files:
         try:
             stored = json.load(open(os.path.join(_folder, "nt_xent_cases.json")))
@@ -206,11 +206,21 @@ def reference(rels):
 
 
 @pytest.fixture(scope="module")
-def call_time_run(layout):
-    """Tasks 1-3 the reference, Task 4 the call-time attacks (ending in an error or a NaN)."""
-    files = reference(set(TASK_FILES) - {LOSS})
-    files[LOSS] = with_region(LOSS, 0, CALL_TIME.replace("ROOT", repr(str(layout.base))))
-    return layout.run(files)
+def call_time_run(layout, tmp_path_factory):
+    """The call-time attacks in Task 4; Tasks 1-2 the reference and Task 3 with a NUL byte in a comment, all one
+    folder deeper; ``core/`` a link to a folder outside holding a correct loss (a followed link would give 30)."""
+    outside = tmp_path_factory.mktemp("outside")
+    for rel in (LOSS, "core/nn/loss/nt_xent_distributed.py"):
+        (outside / rel).parent.mkdir(parents=True, exist_ok=True)
+        (outside / rel).write_text((REPO_ROOT / rel).read_text())
+    files = {f"sub/{rel}": text for rel, text in reference(set(TASK_FILES) - {LOSS}).items()}
+    # reading the instructor's files is stopped by the unprivileged user: tried only where there is one
+    attack = CALL_TIME.replace("ROOT", repr(str(layout.base))).replace("READ", repr(SEPARATE))
+    files[f"sub/{LOSS}"] = with_region(LOSS, 0, attack)
+    simclr = "sub/core/nn/networks/simclr.py"
+    files[simclr] = files[simclr].replace("                lastActiv=None,\n",
+                                          "                lastActiv=None,  # no activation on z \x00\n")
+    return layout.run(files, links=[("core", outside / "core")])
 
 
 @pytest.fixture(scope="module")
@@ -223,25 +233,10 @@ def import_time_run(layout):
     return run
 
 
-@pytest.fixture(scope="module")
-def link_and_nul_run(layout, tmp_path_factory):
-    """Tasks 1-3 one folder deeper (Task 3 with a NUL byte in a comment); core/ a link to a folder outside."""
-    outside = tmp_path_factory.mktemp("outside")
-    for rel in (LOSS, "core/nn/loss/nt_xent_distributed.py"):
-        (outside / "core" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (outside / "core" / rel).write_text((REPO_ROOT / rel).read_text())
-    files = {f"sub/{rel}": text for rel, text in reference(set(TASK_FILES) - {LOSS}).items()
-             if "nt_xent" not in rel}
-    simclr = "sub/core/nn/networks/simclr.py"
-    files[simclr] = files[simclr].replace("                lastActiv=None,\n",
-                                          "                lastActiv=None,  # no activation on z \x00\n")
-    return layout.run(files, links=[("core", outside / "core")])
-
-
 def test_call_time_attacks_score_zero_and_the_other_tasks_their_honest_score(call_time_run):
     assert call_time_run["done"].returncode == 0
-    assert scores(call_time_run) == {"Task 1": 30, "Task 2": 20, "Task 3": 20, "Task 4": 0}
-    assert call_time_run["results"]["score"] == 70
+    assert scores(call_time_run) == {"Task 1": 30, "Task 2": 20, "Task 3": 0, "Task 4": 0}, scores(call_time_run)
+    assert call_time_run["results"]["score"] == 50
 
 
 @pytest.mark.parametrize("row", ["atexit rewrites the report", "the grader's scoring replaced through __main__",
@@ -261,7 +256,7 @@ def test_the_expected_values_and_the_tests_cannot_be_read(call_time_run):
 
 
 def test_a_huge_exception_message_leaves_a_small_bounded_report(call_time_run):
-    assert "Task 4: []" + "x" * 300 in task(call_time_run, 4)["output"]      # the message is shown, clipped
+    assert "- Task 4: [" in task(call_time_run, 4)["output"]                  # the message is shown, clipped
     assert call_time_run["size"] < 200_000 and len(task(call_time_run, 4)["output"]) <= 8000
 
 
@@ -280,8 +275,8 @@ def test_import_time_attacks_cannot_touch_the_instructors_files(import_time_run,
     assert (layout.base / "source" / "starter").is_dir() and (layout.base / "submission").is_dir()
 
 
-def test_a_linked_folder_is_not_followed_and_a_nul_byte_costs_only_its_task(link_and_nul_run):
-    run = link_and_nul_run
-    assert scores(run) == {"Task 1": 30, "Task 2": 20, "Task 3": 0, "Task 4": 0}, scores(run)
-    assert "was not found in the submission" in task(run, 4)["output"]
-    assert "NUL byte" in task(run, 3)["output"] and "tests/" not in task(run, 3)["output"], task(run, 3)["output"]
+def test_a_linked_folder_is_not_followed_and_a_nul_byte_costs_only_its_task(call_time_run):
+    assert scores(call_time_run)["Task 4"] == 0 and "0 of 33 tests passed" in task(call_time_run, 4)["output"]
+    assert scores(call_time_run)["Task 2"] == 20
+    output = task(call_time_run, 3)["output"]
+    assert "NUL byte" in output and "tests/" not in output, output

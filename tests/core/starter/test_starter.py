@@ -167,7 +167,8 @@ def test_the_starter_names_only_files_it_has(starter):
                          r"json|sh|txt))\b")
     missing = []
     for path in out.rglob("*"):
-        if path.is_file() and path.suffix in (".py", ".md", ".yaml", ".yml", ".cfg", ".txt"):
+        if path.is_file() and (path.suffix in (".py", ".md", ".yaml", ".yml", ".cfg", ".txt")
+                               or path.name == ".gitignore"):
             for name in pattern.findall(path.read_text(errors="ignore")):
                 if not (out / name).exists() and "*" not in name:
                     missing.append(f"{path.relative_to(out)} names {name}")

@@ -58,6 +58,15 @@ def diagnose(case, got):
                and not math.isclose(case["loss"], case["mistakes"][name], rel_tol=1e-4, abs_tol=1e-4)]
     if matches:     # some mistakes give the same value at a given size (e.g. at B = 1): name each
         return " Or: ".join(matches)
+    zA, zB = case_inputs(case)
+    here = loss_or_none(case["temperature"], zA, zB)
+    if close(here, loss_or_none(0.3 if case["temperature"] != 0.3 else 0.7, zA, zB)):
+        return ("the loss is the same at every temperature: divide the similarities by self.temperature (is the "
+                "temperature hard-coded?)")
+    if not (case["temperature"] <= 0.05 and fine_at_a_larger_temperature(case)):
+        probed = probe(case, here)
+        if probed:
+            return probed
     if case["temperature"] <= 0.05 and fine_at_a_larger_temperature(case):
         return ("at a small temperature exp(sim / t) is huge: subtracting the diagonal after the exp (sum - "
                 "self) loses the negatives next to exp(1 / t) in float32; mask the diagonal before the exp, "
@@ -68,6 +77,40 @@ def diagnose(case, got):
                 "overflows or a log gets 0: use log-softmax / cross-entropy")
     return ("compare your steps with Eq. (1): the positive of row i is row i + B (mod 2B), cosine similarity, "
             "/ t, k != i in the denominator, mean over the 2B anchors")
+
+
+def loss_or_none(temperature, zA, zB):
+    try:
+        return NTXent(temperature)(zA, zB).item()
+    except Exception:  # noqa: BLE001  (the student's loss may raise anything: then no probe applies)
+        return None
+
+
+def close(a, b):
+    """Two finite losses that agree (an inf or a NaN agrees with nothing: it says nothing of the cause)."""
+    return (a is not None and b is not None and math.isfinite(a) and math.isfinite(b)
+            and math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-5))
+
+
+def probe(case, here):
+    """A cause read off how the loss behaves (one advice), or None: the temperature, then the normalization."""
+    zA, zB = case_inputs(case)
+    t = case["temperature"]
+    unit = next((c for c in CASES if (c["batch"], c["dim"], c["temperature"]) == (case["batch"], case["dim"], 1.0)),
+                None)
+    if t != 1.0 and unit is not None and close(loss_or_none(1.0, *case_inputs(unit)), unit["loss"]):
+        return (f"the loss is right at t = 1 but not at t = {t}: the similarities must be divided by t once "
+                "(sim / t): is the temperature left out, or applied twice?")
+    scaled = {name: loss_or_none(t, *inputs) for name, inputs in (
+        ("A", (3 * zA, zB)), ("B", (zA, 3 * zB)), ("both", (3 * zA, 3 * zB)),
+        ("row", (torch.cat([5 * zA[:1], zA[1:]]), zB)))}
+    if close(scaled["A"], here) != close(scaled["B"], here):
+        return ("scaling one view changes the loss and scaling the other does not: L2-normalize the rows of both "
+                "views (or of the stacked 2B rows)")
+    if close(scaled["both"], here) and not close(scaled["row"], here) and case["batch"] > 1:
+        return ("scaling every row leaves the loss as it is but scaling one row changes it: normalize each row "
+                "(F.normalize(z, dim=1)), not each column (dim=0)")
+    return None
 
 
 def fine_at_a_larger_temperature(case):

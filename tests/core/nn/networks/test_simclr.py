@@ -26,10 +26,13 @@ def built(inChNo=3, latentChNo=48, outChNo=16, encoderOnly=False, **kwargs):
     """A SimCLR model whose Task 2 lines (``encoderOnly``) or Task 3 lines alone have run.
 
     Each task's region runs on its own (``core.task_regions.run_region``), so a stub, an error or a
-    syntax error in the other task never changes this task's result. Task 3 models get a stand-in encoder.
+    syntax error in the other task never changes this task's result. Task 3's region finds an encoder (as a
+    finished Task 2 leaves one); its tests then use a small stand-in encoder.
     """
     model = SimCLR(inChNo, latentChNo, outChNo, **{**SMALL, **kwargs})
     task = 2 if encoderOnly else 3
+    if not encoderOnly:     # what a finished Task 2 gives Task 3: an encoder of h [B, latentChNo]
+        model.encoder = ResNet(inChNo, latentChNo, baseChNo=model.baseChNo).build()
     try:
         run_region(model, task, context=model.added_defaults())
     except (TypeError, ValueError) as err:
