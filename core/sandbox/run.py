@@ -147,7 +147,7 @@ def grade_in_sandbox(root: Path, submission: Path, markers: Sequence[str], extra
                                 f"({time.monotonic() - start:.0f} s spent)")
         elif code in (-9, 137):
             recorded.failure = ("the grader was killed (out of memory? grading needs about 1.5 GB with the CUDA build "
-                                "of torch, see docs/instructors.md)")
+                                "of torch)")
         else:
             recorded.failure = f"the grader stopped with exit code {code}: {recorded.log.strip()[-600:]}"
     finally:

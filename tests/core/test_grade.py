@@ -103,6 +103,8 @@ def test_grading_one_task_writes_json_and_exits_zero_when_it_passes(tmp_path, cl
     assert (row["points"], row["max_points"], report["total_points"]) == (40, 40, 40)
     assert "Task 4" in result.stdout and "all passed" in result.stdout
     assert not list(tmp_path.glob(".*.tmp"))
+    lines = [line for line in result.stdout.splitlines() if line.strip() and not line.startswith("note:")]
+    assert lines[0].startswith("task ") and len(lines) <= 4, result.stdout      # the table first, no test output
 
 
 def test_a_grade_imports_only_the_modules_that_name_its_tasks(tmp_path):
@@ -111,6 +113,8 @@ def test_a_grade_imports_only_the_modules_that_name_its_tasks(tmp_path):
     (tests / "test_a.py").write_text("import pytest\npytestmark = pytest.mark.task4\n")
     (tests / "sub" / "test_b.py").write_text("import pytest\n@pytest.mark.task4_optional\ndef test_x(): ...\n")
     (tests / "test_c.py").write_text("import torchvision  # slow to import, no task\n")
+    (tests / "hidden_task3_test.py").write_text("import pytest\n@pytest.mark.task3\ndef test_x(): ...\n")
+    assert marked_test_files(tests, ["task3"]) == [tests / "hidden_task3_test.py"]     # pytest's *_test.py too
     assert marked_test_files(tests, ["task4"]) == [tests / "test_a.py"]
     assert marked_test_files(tests, ["task4", "task4_optional"]) == [tests / "sub" / "test_b.py", tests / "test_a.py"]
     assert marked_test_files(tests, ["task2"]) == [tests]                   # nothing names it: pytest decides

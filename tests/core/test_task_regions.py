@@ -45,6 +45,22 @@ def test_changed_markers_are_named(broken, match):
         replace_regions(broken, FILE, "model.py")
 
 
+@pytest.mark.parametrize("begin, end", [
+    ("# --- Task 3 begin ---", "# --- Task 3 end ---"),               # the form without a title
+    ("#--- task 3 BEGIN: the head", "#--- Task 3 End"),                # spacing, dashes and case retyped
+    ("# -- Task 3 begin: the head --", "# -- Task 3 end --"),
+])
+def test_markers_a_student_plausibly_retypes_are_read(begin, end):
+    retyped = FILE.replace("# --- Task 3 begin: the head ---", begin).replace("# --- Task 3 end ---", end)
+    assert "self.head = 42" in replace_regions(retyped.replace("self.head = self.size + 1", "self.head = 42"), FILE)
+
+
+def test_a_marker_the_grader_cannot_read_is_refused_with_the_exact_form():
+    broken = FILE.replace("# --- Task 3 begin: the head ---", "# Task 3 starts here")
+    with pytest.raises(ValueError, match=r"'# --- Task 3 begin: \.\.\. ---' and '# --- Task 3 end ---'"):
+        replace_regions(broken, FILE, "model.py")
+
+
 def load(tmp_path, text, name):
     path = tmp_path / f"{name}.py"
     path.write_text(text)

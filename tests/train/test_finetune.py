@@ -54,16 +54,16 @@ def test_bad_arguments_are_one_line_errors(capsys, args, says):
 
 
 @pytest.mark.slow
-def test_pretrained_encoder_beats_random_init_with_10_labels_per_class(quickstart_run, capsys):
+def test_pretrained_encoder_beats_random_init_with_10_labels_per_class(first_run, capsys):
     """The paper's semi-supervised claim (Sec. 6) on digits: same labels, same network, same schedule."""
-    assert quickstart_run.result.returncode == 0, quickstart_run.result.stderr
+    assert first_run.result.returncode == 0, first_run.result.stderr
     scores = {}
     for extra in ([], ["--random-init"]):
-        code = finetune.main(["--ckpt", str(quickstart_run.saveDir), "--labels-per-class", "10", "--no-flip",
+        code = finetune.main(["--ckpt", str(first_run.saveDir), "--labels-per-class", "10", "--no-flip",
                               *extra, "--opts", "general.threads", "2"])   # fixed: the same sums on a busy day
         assert code == 0, capsys.readouterr().err
         name = "random_init" if extra else "encoder"
-        result = json.loads((quickstart_run.logDir / f"finetune_{name}_10_per_class.json").read_text())
+        result = json.loads((first_run.logDir / f"finetune_{name}_10_per_class.json").read_text())
         assert result["labeled_size"] == 100
         scores[name] = result["finetune_top1"]
     assert scores["encoder"] >= scores["random_init"] + 0.02, scores

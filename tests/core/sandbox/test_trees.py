@@ -67,7 +67,7 @@ def test_files_are_found_at_their_place_deeper_or_alone_never_through_a_link(tmp
 
 def test_the_child_trees_hold_core_alone_readable_by_all(tmp_path):
     judge, children, notes = build_trees(REPO_ROOT, tmp_path / "empty", tmp_path / "j", tmp_path / "c", (4,))
-    assert (judge / "tests" / "core/nn/loss/nt_xent_cases.json").is_file()
+    assert (judge / "tests/core/nn/loss/nt_xent_cases.json").is_file()
     assert sorted(p.name for p in children[4].iterdir()) == ["core"]
     assert not list(children[4].rglob("test_*")) and not list(children[4].rglob("*cases.json"))
     assert "was not found in the submission" in notes[4][0]
