@@ -191,16 +191,18 @@ def load_eval_config(args, checkpoint: Optional[Checkpoint] = None):
     return load_config(args.load, args.opts, base=base)
 
 
-FOREIGN_PATHS = {"general": ("logsDir", "saveDir"), "data": ("rootPath", "testPath")}
+WRITE_PATHS = {"general": ("logsDir", "saveDir")}
+READ_PATHS = {"data": ("rootPath", "testPath")}
 
 
 def without_foreign_paths(stored: dict, ckpt: str) -> dict:
-    """The stored config, less its folders unless the checkpoint lies in the run folder that config names.
+    """The stored config, less the folders a checkpoint must not choose.
 
-    A checkpoint from elsewhere (downloaded, copied, crafted) must not decide where the evaluation
-    tools write or what they read: its ``general.logsDir``/``saveDir`` and ``data.rootPath``/``testPath``
-    fall back to the defaults, and ``-l`` / ``--opts`` set them. A checkpoint in
-    ``<saveDir>/<name>/`` of its own config was written by that run here, and keeps them.
+    Where the evaluation tools write is never decided by the file they read: the stored
+    ``general.logsDir``/``saveDir`` always fall back to the defaults, and ``-l`` / ``--opts`` set
+    them. What they read (``data.rootPath``/``testPath``) is kept only for a checkpoint in
+    ``<saveDir>/<name>/`` of its own config (written by that run here); a checkpoint from elsewhere
+    (downloaded, copied, crafted) falls back to the defaults there too.
     """
     general = stored.get("general") if isinstance(stored, dict) else None
     if not isinstance(general, dict):
@@ -208,12 +210,12 @@ def without_foreign_paths(stored: dict, ckpt: str) -> dict:
     folder = Path(ckpt) if Path(ckpt).is_dir() else Path(ckpt).parent
     own = Path(str(general.get("saveDir", ""))) / str(general.get("name", ""))
     try:
-        if own.resolve() == folder.resolve():
-            return stored
+        isOwn = own.resolve() == folder.resolve()
     except (OSError, ValueError):
-        pass
+        isOwn = False
+    dropped = {**WRITE_PATHS, **({} if isOwn else READ_PATHS)}
     cleaned = dict(stored)
-    for section, keys in FOREIGN_PATHS.items():
+    for section, keys in dropped.items():
         if isinstance(stored.get(section), dict):
             cleaned[section] = {k: v for k, v in stored[section].items() if k not in keys}
     return cleaned

@@ -21,6 +21,12 @@ import threading
 from pathlib import Path
 from typing import List, Optional
 
+EARLY: List[int] = []          # stop signals that came while the imports below ran (run as a command)
+if __name__ == "__main__":     # a Ctrl-C in the first tenth of a second would end in an import's traceback
+    BEFORE = {sig: signal.signal(sig, lambda signum, frame: EARLY.append(signum))
+              for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+              if signal.getsignal(sig) is not signal.SIG_IGN}
+
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -114,6 +120,12 @@ def import_holding_signals(modules=("train.state", "train.trainer")) -> Optional
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Parse arguments, build the trainer, train. Returns the exit code."""
+    if __name__ == "__main__":
+        for sig, handler in BEFORE.items():     # the handlers the command started with, again
+            signal.signal(sig, handler)
+        BEFORE.clear()
+        if EARLY:
+            return stopped_while_starting(EARLY[0])
     args = get_args_parser().parse_args(argv)
     setup_console_logging()
     held = import_holding_signals()

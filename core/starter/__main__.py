@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+from pathlib import Path
 
 from core.grade import check_points
 from core.starter.autograder import VISIBILITIES, make_autograder
@@ -28,9 +30,16 @@ def main(argv=None) -> int:
         points = check_points(args.points)
         if args.autograder:
             make_autograder(args.autograder, points=points, visibility=args.visibility, check_only=True)
+        out = Path(args.out_dir)
+        hadFiles = out.is_dir() and any(out.iterdir())
         stubbed = make_starter(args.out_dir, force=args.force, points=points)
         if args.autograder:
-            make_autograder(args.autograder, points=points, visibility=args.visibility)
+            try:
+                make_autograder(args.autograder, points=points, visibility=args.visibility)
+            except BaseException:
+                if not hadFiles:            # the starter this run wrote goes too: a rerun starts clean
+                    shutil.rmtree(out, ignore_errors=True)
+                raise
     except (FileExistsError, ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -89,6 +89,9 @@ def make_autograder(zipPath: Path, points: Sequence[int] = DEFAULT_POINTS, visib
                         add_file(archive, f"starter/{path.relative_to(starter).as_posix()}", path.read_bytes(),
                                  bool(mode & stat.S_IXUSR))
             os.replace(partial, zipPath)
+        except OSError as err:
+            raise ValueError(f"--autograder {zipPath}: writing the archive failed ({err.strerror or err}); "
+                             "nothing was left behind") from None
         finally:
             partial.unlink(missing_ok=True)
     return zipPath

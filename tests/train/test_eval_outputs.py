@@ -23,11 +23,16 @@ def trained(tmp_path_factory):
     return trained_run(tmp_path_factory, "tiny", "train.epochs", "2")
 
 
+def at(trained, *args):
+    """``args`` with the run's logs folder as general.logsDir: the tools never take it from the checkpoint."""
+    return [*args, "--opts", "general.logsDir", str(trained / "logs")]
+
+
 def test_results_are_named_after_the_checkpoint(trained, capsys):
     ckpts = trained / "ckpt" / "tiny"
     for name in ("checkpoint_epoch0001.pt", "checkpoint_epoch0002.pt"):
-        assert linear_eval.main(["--ckpt", str(ckpts / name), "--pixels", "off"]) == 0
-    assert linear_eval.main(["--ckpt", str(ckpts), "--pixels", "off", "--labels-per-class", "3"]) == 0
+        assert linear_eval.main(at(trained, "--ckpt", str(ckpts / name), "--pixels", "off")) == 0
+    assert linear_eval.main(at(trained, "--ckpt", str(ckpts), "--pixels", "off", "--labels-per-class", "3")) == 0
     folder = trained / "logs" / "tiny"
     one, two = (json.loads((folder / f"linear_eval_checkpoint_epoch000{e}.json").read_text()) for e in (1, 2))
     assert one["encoder"].endswith("0001.pt") and two["encoder"].endswith("0002.pt")
@@ -36,7 +41,7 @@ def test_results_are_named_after_the_checkpoint(trained, capsys):
 
 def test_few_label_knn_uses_the_same_labels_as_the_probe(trained, capsys):
     ckpt = trained / "ckpt" / "tiny" / "checkpoint_epoch0002.pt"
-    assert linear_eval.main(["--ckpt", str(ckpt), "--pixels", "off", "--labels-per-class", "2"]) == 0
+    assert linear_eval.main(at(trained, "--ckpt", str(ckpt), "--pixels", "off", "--labels-per-class", "2")) == 0
     result = json.loads((trained / "logs" / "tiny" / "linear_eval_checkpoint_epoch0002_2_per_class.json").read_text())
     cfg = load_config(None, [], base=torch.load(ckpt, weights_only=True)["config"])
     encoder = build_encoder(cfg, str(ckpt), False)
@@ -52,7 +57,7 @@ def test_few_label_knn_uses_the_same_labels_as_the_probe(trained, capsys):
 def test_pixel_baseline_is_capped_stratified_and_timed(trained, capsys, monkeypatch):
     monkeypatch.setattr(linear_eval, "PIXEL_TRAIN_MAX", 50)
     monkeypatch.setattr(linear_eval, "PIXEL_TEST_MAX", 40)
-    assert linear_eval.main(["--ckpt", str(trained / "ckpt" / "tiny")]) == 0
+    assert linear_eval.main(at(trained, "--ckpt", str(trained / "ckpt" / "tiny"))) == 0
     out = capsys.readouterr().out
     result = json.loads((trained / "logs" / "tiny" / "linear_eval_encoder.json").read_text())
     assert result["pixels_train_size"] == 50 and result["pixels_test_size"] == 40 and result["pixels_capped"]
@@ -86,22 +91,23 @@ def test_probe_fitting_and_extraction_show_progress(capsys):
     assert "features of test" in capsys.readouterr().err
 
 
-def test_tsne_goes_to_the_run_folder_by_default(trained, capsys):
+def test_tsne_goes_to_the_logs_folder_of_the_run_name_by_default(trained, capsys):
     ckpt = trained / "ckpt" / "tiny" / "checkpoint_epoch0001.pt"
-    assert tsne.main(["--ckpt", str(ckpt), "--samples", "40"]) == 0
+    assert tsne.main(at(trained, "--ckpt", str(ckpt), "--samples", "40")) == 0
     assert (trained / "logs" / "tiny" / "tsne_checkpoint_epoch0001.png").stat().st_size > 1000
-    assert tsne.main(["--ckpt", str(ckpt), "--samples", "40"]) == 2          # never overwritten
+    assert tsne.main(at(trained, "--ckpt", str(ckpt), "--samples", "40")) == 2          # never overwritten
     assert "exists; choose --out, or pass --force to replace it" in capsys.readouterr().err
-    assert tsne.main(["--ckpt", str(ckpt), "--samples", "40", "--force"]) == 0
+    assert tsne.main(at(trained, "--ckpt", str(ckpt), "--samples", "40", "--force")) == 0
 
 
 def test_an_earlier_result_is_kept_unless_forced(trained, capsys):
     ckpt = str(trained / "ckpt" / "tiny" / "checkpoint_epoch0002.pt")
     result = trained / "logs" / "tiny" / "linear_eval_checkpoint_epoch0002_2_per_class.json"
-    assert linear_eval.main(["--ckpt", ckpt, "--pixels", "off", "--labels-per-class", "2", "--force"]) == 0
+    assert linear_eval.main(at(trained, "--ckpt", ckpt, "--pixels", "off", "--labels-per-class", "2",
+                               "--force")) == 0
     first = result.read_text()
     capsys.readouterr()
-    assert linear_eval.main(["--ckpt", ckpt, "--pixels", "off", "--labels-per-class", "2"]) == 2
+    assert linear_eval.main(at(trained, "--ckpt", ckpt, "--pixels", "off", "--labels-per-class", "2")) == 2
     err = capsys.readouterr().err
     assert f"{result} exists (an earlier linear_eval of this encoder); pass --force to replace it" in err
     assert len(err.strip().splitlines()) == 1 and result.read_text() == first

@@ -60,7 +60,8 @@ def test_pretrained_encoder_beats_random_init_with_10_labels_per_class(first_run
     scores = {}
     for extra in ([], ["--random-init"]):
         code = finetune.main(["--ckpt", str(first_run.saveDir), "--labels-per-class", "10", "--no-flip",
-                              *extra, "--opts", "general.threads", "2"])   # fixed: the same sums on a busy day
+                              *extra, "--opts", "general.threads", "2",    # fixed: the same sums on a busy day
+                              "general.logsDir", str(first_run.logDir.parent)])
         assert code == 0, capsys.readouterr().err
         name = "random_init" if extra else "encoder"
         result = json.loads((first_run.logDir / f"finetune_{name}_10_per_class.json").read_text())

@@ -97,7 +97,8 @@ def test_evaluation_clis_work_from_the_checkpoint_alone(tool, tmp_path):
 
 
 def test_a_foreign_checkpoint_does_not_choose_where_results_go(tool, tmp_path, monkeypatch):
-    """Its stored general.logsDir and data.rootPath are ignored; in its own run folder they are kept."""
+    """Its stored general.logsDir (and, out of its own run folder, data.rootPath) never decide anything: even a
+    checkpoint whose stored config names the folder it lies in (as its own run's would) writes to the defaults."""
     from core.nn.utils.checkpoint import CKPT_FORMAT, atomic_save
     from tests.conftest import REPO_ROOT
     from train.builders import build_model
@@ -122,8 +123,15 @@ def test_a_foreign_checkpoint_does_not_choose_where_results_go(tool, tmp_path, m
     assert probe.returncode == 0, probe.stderr
     assert not elsewhere.exists() and not (tmp_path / "their-data").exists()
     assert (work / "assets" / "logs" / "run" / "linear_eval_checkpoint_epoch0001.json").is_file()   # the default
-    own = tmp_path / "ckpts" / "run" / "checkpoint_epoch0001.pt"        # where its own run saved it: trusted
+    own = tmp_path / "ckpts" / "run" / "checkpoint_epoch0001.pt"        # where its stored config says it lies
     atomic_save(state, own)
+    (work / "assets" / "logs" / "run" / "linear_eval_checkpoint_epoch0001.json").unlink()
+    monkeypatch.chdir(work)
     again = tool("train/linear_eval.py", "--ckpt", str(own), "--pixels", "off")
+    monkeypatch.chdir(REPO_ROOT)
     assert again.returncode == 0, again.stderr
-    assert (elsewhere / "run" / "linear_eval_checkpoint_epoch0001.json").is_file()
+    assert not elsewhere.exists()
+    assert (work / "assets" / "logs" / "run" / "linear_eval_checkpoint_epoch0001.json").is_file()
+    there = tool("train/linear_eval.py", "--ckpt", str(own), "--pixels", "off", "--opts", "general.logsDir",
+                 str(tmp_path / "chosen"))                                 # the user chooses, with --opts
+    assert there.returncode == 0 and (tmp_path / "chosen" / "run" / "linear_eval_checkpoint_epoch0001.json").is_file()

@@ -64,3 +64,34 @@ def test_an_uncaught_error_under_simclr_debug_is_a_traceback_from_the_real_comma
                             "--labels-per-class", "2"], cwd=REPO_ROOT, capture_output=True, text=True,
                            env=dict(os.environ), timeout=600, stdin=subprocess.DEVNULL)
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "CheckpointError" in debug.stderr
+
+
+# A stand-in for yacs that delivers a stop signal to its own process while train/main.py's first imports run,
+# then loads the real package: the signal lands exactly where a Ctrl-C in the first ~0.05 s lands.
+SIGNALLING_YACS = """
+import importlib.machinery, importlib.util, os, signal, sys
+os.kill(os.getpid(), signal.SIG{name})
+here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+spec = importlib.machinery.PathFinder.find_spec("yacs", [p for p in sys.path if os.path.abspath(p or ".") != here])
+module = importlib.util.module_from_spec(spec)
+sys.modules["yacs"] = module
+spec.loader.exec_module(module)
+"""
+
+
+@pytest.mark.parametrize("name, code", [("INT", 130), ("TERM", 143), ("HUP", 129)])
+def test_a_stop_during_the_first_imports_is_one_line(tmp_path, name, code):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    (tmp_path / "shim" / "yacs").mkdir(parents=True)
+    (tmp_path / "shim" / "yacs" / "__init__.py").write_text(SIGNALLING_YACS.replace("{name}", name))
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path / 'shim'}{os.pathsep}{REPO_ROOT}")
+    done = subprocess.run([sys.executable, "train/main.py", "-l", "assets/experiments/quickstart.yaml"],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == code, done.stderr[-2000:]
+    assert done.stderr.strip() == f"stopped by SIG{name} while starting; no checkpoint was written", done.stderr

@@ -52,7 +52,8 @@ def test_trainer_and_linear_eval_use_the_test_folder(tmp_path, tool):
     assert run.returncode == 0, run.stderr
     assert "train 20 images" in run.stdout and "memory 20, test 8" in run.stdout
     assert "20 bank / 8 test images" in run.stdout and "CPU thread" in run.stdout
-    probe = tool("train/linear_eval.py", "--ckpt", str(tmp_path / "ckpt" / "quickstart"))
+    probe = tool("train/linear_eval.py", "--ckpt", str(tmp_path / "ckpt" / "quickstart"), "--opts",
+                 "general.logsDir", str(tmp_path / "logs"))
     assert probe.returncode == 0, probe.stderr
     result = json.loads((tmp_path / "logs" / "quickstart" / "linear_eval_encoder.json").read_text())
     assert result["train_size"] == 20 and result["test_size"] == 8

@@ -44,11 +44,14 @@ def loop_loss(zA, zB, temperature, variant="correct"):
     logits = sims * temperature if variant == "temperature_multiplied" else sims / temperature
     if variant == "diagonal_zero":
         logits = logits * (1 - torch.eye(n, dtype=torch.float64))
+    if variant == "diagonal_minus_one":          # a "mask" that subtracts 1 from the similarities' diagonal
+        logits = (sims - torch.eye(n, dtype=torch.float64)) / temperature
 
     terms = []
     for i in range(n):
         j = i if variant == "target_self" else (i + batch) % n
         keep = {"no_mask": lambda k: True, "diagonal_zero": lambda k: True, "target_self": lambda k: True,
+                "diagonal_minus_one": lambda k: True,
                 "positive_excluded": lambda k: k not in (i, j)}.get(variant, lambda k: k != i)
         others = [k for k in range(n) if keep(k)]
         logDenominator = (torch.logsumexp(logits[i, others], dim=0) if others
@@ -64,7 +67,7 @@ def loop_loss(zA, zB, temperature, variant="correct"):
 
 
 VARIANTS = ("no_mask", "temperature_multiplied", "no_normalization", "mean_over_b", "one_direction",
-            "positive_excluded", "diagonal_zero", "sum", "interleaved", "target_self")
+            "positive_excluded", "diagonal_zero", "sum", "interleaved", "target_self", "diagonal_minus_one")
 
 
 def build_table():

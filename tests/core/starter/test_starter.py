@@ -238,6 +238,26 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch, cli):
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and "afile" in result.stderr
 
 
+def test_a_full_disk_for_the_autograder_leaves_neither_archive_nor_starter(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from core.starter import __main__ as command
+    from core.starter import autograder
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(autograder, "add_file", disk_full)
+    out, archive = tmp_path / "starter", tmp_path / "ag.zip"
+    assert command.main([str(out), "--autograder", str(archive)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(archive) in err and "No space left" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []               # no starter, no archive, no partial
+    monkeypatch.undo()
+    assert command.main([str(out), "--autograder", str(archive)]) == 0   # the rerun is not refused
+    assert archive.is_file() and (out / "README.md").is_file()
+
+
 def test_restore_is_the_inverse_of_stubbing():
     for rel in TASK_FILES:
         solution = (REPO_ROOT / rel).read_text()

@@ -33,6 +33,8 @@ MISTAKES = {
                    "positive of row i: stack them as torch.cat([zA, zB]) (or point each row at its neighbour)",
     "target_self": "does the target of row i point at row i itself? Its positive is the other view, row i + B "
                    "(mod 2B)",
+    "diagonal_minus_one": "is the diagonal masked by subtracting 1 (sim - eye)? exp((sim_ii - 1) / t) still counts "
+                          "in the denominator: mask it with -inf (or leave k = i out)",
 }
 
 
