@@ -21,18 +21,16 @@ from __future__ import annotations
 import collections
 import importlib  # noqa: SIM104 (only the task files' modules: TASK_MODULES)
 import os
-import random
 import sys
 import textwrap
 import traceback
 from pathlib import Path
 from typing import Any, Dict, List
 
-import numpy as np
 import torch
 from torch import nn
 
-from core.sandbox.remote import module_recipe, rebuild, rebuildable
+from core.sandbox.remote import flatten, module_recipe, random_states, rebuild, rebuildable, set_random_states
 from core.sandbox.wire import Decoder, Encoder, clip, read_message, write_message
 from core.task_regions import TASK_FILES, TaskSourceError, find_regions, install_region_guard
 
@@ -165,33 +163,6 @@ def region_function(path: Path, index: int):
             raise TaskSourceError(syntax_error_message(task, rel, err)) from None
         raise TaskSourceError(f"Task {task}: your code does not compile: {err}") from None
     return next(c for c in code.co_consts if isinstance(c, type(code)) and c.co_name == "_task_region")
-
-
-def flatten(value: Any, depth: int = 0) -> List[Any]:
-    """The leaves of nested lists, tuples and dicts."""
-    if depth > 20:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [leaf for item in value for leaf in flatten(item, depth + 1)]
-    if isinstance(value, dict):
-        return [leaf for item in value.values() for leaf in flatten(item, depth + 1)]
-    return [value]
-
-
-def random_states() -> Dict[str, Any]:
-    version, internal, gaussNext = random.getstate()
-    return {"torch": torch.get_rng_state(), "numpy": list(np.random.get_state()),
-            "python": [version, np.asarray(internal, dtype=np.uint32), gaussNext]}     # one array, not 625 ints
-
-
-def set_random_states(states: Dict[str, Any]) -> None:
-    if not states:
-        return
-    torch.set_rng_state(states["torch"].to(torch.uint8))
-    kind, keys, pos, gauss, cached = states["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), int(pos), int(gauss), float(cached)))
-    version, internal, gaussNext = states["python"]
-    random.setstate((version, tuple(np.asarray(internal, dtype=np.uint32).tolist()), gaussNext))
 
 
 def error_of(err: BaseException) -> dict:

@@ -554,6 +554,7 @@ def replace(value: Any, swap: Dict[int, Any], depth: int = 0) -> Any:
 
 
 def flatten(value: Any, depth: int = 0) -> List[Any]:
+    """The leaves of nested lists, tuples and dicts (the child uses it too)."""
     if depth > 20:
         return []
     if isinstance(value, (list, tuple)):
@@ -592,13 +593,14 @@ def run_region(obj: Any, path: str, index: int, task: int, context: Optional[str
 
 
 def random_states() -> Dict[str, Any]:
+    """Torch's, NumPy's and Python's global random states, as values (both sides send theirs with each message)."""
     version, internal, gaussNext = random.getstate()
     return {"torch": torch.get_rng_state(), "numpy": list(np.random.get_state()),
             "python": [version, np.asarray(internal, dtype=np.uint32), gaussNext]}     # one array, not 625 ints
 
 
 def set_random_states(states: Any) -> None:
-    """Take the child's random states (ignored when malformed: they only decide later draws)."""
+    """Take the other side's random states (ignored when malformed: they only decide later draws)."""
     try:
         torch.set_rng_state(states["torch"].to(torch.uint8))
         kind, keys, pos, gauss, cached = states["numpy"]
