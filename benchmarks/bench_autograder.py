@@ -119,6 +119,9 @@ def main() -> int:
         print(f"submission: {args.submission}; limits: {limits}")
         print(f"wall {wall:.1f} s, peak memory {peak:.0f} MB, memory-limit hits {killed}, exit {done.returncode}")
         print(f"score {payload.get('score')}: {tests}")
+        for test in payload.get("tests", []):
+            if test.get("score", 0) < test.get("max_score", 0):
+                print(f"  {test['name']}: {test.get('output', '').strip().splitlines()[:2]}")
         if not payload:
             print(done.stdout[-3000:], done.stderr[-3000:])
     return 0

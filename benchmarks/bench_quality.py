@@ -6,8 +6,10 @@
 Reports kNN and linear top-1 of the pretrained encoder and of the same
 architecture at random initialization, the raw-pixel linear baseline when the
 dataset is small, the training wall time and the machine. Rows are appended to
-``benchmarks/results.csv``; ``--images`` also writes the loss/kNN curves and the
-final t-SNE figure of the run (the pictures in the README).
+``benchmarks/results.csv`` with the date and the experiment: the README's quickstart and results
+figures are the newest row of the quickstart (``tests/test_docs.py`` checks that they are).
+``--images`` also writes the loss/kNN curves and the final t-SNE figure of the run (the README's
+pictures).
 """
 from __future__ import annotations
 
@@ -28,11 +30,11 @@ from benchmarks.machine import device_name, versions  # noqa: E402
 from core.eval.knn import knn_top1  # noqa: E402
 from core.eval.classifier import linear_probe  # noqa: E402
 from train.config import load_config  # noqa: E402
-from train.evaluation import build_encoder, split_features  # noqa: E402
+from train.encoder_setup import build_encoder, split_features  # noqa: E402
 from train.trainer import SimCLRTrainer  # noqa: E402
 
-FIELDS = ["dataset", "arch", "width", "img_size", "epochs", "batch", "wall_s", "device", "knn_top1",
-          "linear_top1", "random_knn_top1", "random_linear_top1", "pixels_linear_top1"]
+FIELDS = ["date", "experiment", "dataset", "arch", "width", "img_size", "epochs", "batch", "wall_s", "device",
+          "knn_top1", "linear_top1", "random_knn_top1", "random_linear_top1", "pixels_linear_top1"]
 
 
 def probe(cfg, encoder, device):
@@ -96,7 +98,8 @@ def main() -> int:
         test, testLabels = split_features(cfg, flat, "test", torch.device("cpu"))
         pixels = f"{linear_probe(bank, bankLabels, test, testLabels)['top1']:.3f}"
     kwargs = dict(cfg.model.kwargs)
-    row = {"dataset": cfg.data.dataset, "arch": f"ResNet-{kwargs.get('archType', '18')}",
+    row = {"date": time.strftime("%Y-%m-%d"), "experiment": Path(args.load).as_posix(),
+           "dataset": cfg.data.dataset, "arch": f"ResNet-{kwargs.get('archType', '18')}",
            "width": kwargs.get("baseChNo", 64), "img_size": cfg.data.imgSize, "epochs": cfg.train.epochs,
            "batch": cfg.train.trainBatch, "wall_s": f"{wall:.0f}", "device": device_name(device),
            "knn_top1": f"{knn:.3f}", "linear_top1": f"{linear:.3f}", "random_knn_top1": f"{randKnn:.3f}",

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 from benchmarks.machine import device_name, versions  # noqa: E402
 from benchmarks.timing import sync, table  # noqa: E402
 from core.data.datasets import DatasetError, build_dataset  # noqa: E402
-from train.augmentation import views_on_device  # noqa: E402
+from train.augmentation_setup import views_on_device  # noqa: E402
 from train.builders import make_loader  # noqa: E402
 from train.config import load_config  # noqa: E402
 

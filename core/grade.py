@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from core.files import atomic_write_text, output_problem
 from core.sandbox.run import grade_in_sandbox
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -278,13 +279,9 @@ def check_output(path: str, option: str, force: bool = True) -> Path:
             ``force``) it is an existing file other than an earlier report.
     """
     target = Path(path)
-    if target.is_dir():
-        raise ValueError(f"{option} {path}: is a folder; give a file name")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise ValueError(f"{option} {path}: not writable")
+    problem = output_problem(target, replace=True, makeFolders=False)
+    if problem:
+        raise ValueError(f"{option} {path}: {problem}")
     if not force and target.exists() and not is_report(target):
         raise ValueError(f"{option} {path}: exists and is not an earlier grading report; "
                          f"choose another name, or pass --force to replace it")
@@ -321,8 +318,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for note in row["notes"]:
             print(f"{row['task']}: {note}")
     if jsonPath:
-        from core.nn.utils.checkpoint import atomic_write_text   # torch is loaded by the test run already
-
         atomic_write_text(json.dumps(report_of(rows), indent=2) + "\n", jsonPath)
         print(f"report written to {jsonPath}")
     if summaryPath:

@@ -346,11 +346,20 @@ def missing_tasks():
 
     from core.data.data_augmentation import ImageTransforms
     from core.nn.loss import NTXent
-    from core.nn.networks import SimCLR
+    from core.nn.networks import ResNet, SimCLR
+    from core.task_regions import run_region
+
+    def build_region(task):
+        """Task 2's or Task 3's lines of ``SimCLR.build`` alone (Task 3 finds an encoder, as Task 2 leaves one)."""
+        model = SimCLR(3, 8, 4, baseChNo=2, mlpLayers=[8])
+        if task == 3:
+            model.encoder = ResNet(3, 8, baseChNo=2).build()
+        run_region(model, task, context=model.added_defaults())
 
     probes = [
         ("Task 1", lambda: ImageTransforms(8)(np.zeros((8, 8, 3), np.uint8))),
-        ("Task 2 or 3", lambda: SimCLR(3, 8, 4, baseChNo=2, mlpLayers=[8]).build()),
+        ("Task 2", lambda: build_region(2)),
+        ("Task 3", lambda: build_region(3)),
         ("Task 4", lambda: NTXent(0.5)(torch.randn(2, 4), torch.randn(2, 4))),
     ]
     missing = set()

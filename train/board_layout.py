@@ -20,7 +20,7 @@ from typing import List
 
 from torch import Tensor
 
-from core.nn.utils.checkpoint import atomic_write_text
+from core.files import atomic_write_text
 
 log = logging.getLogger("simclr")
 PROJECTOR_CONFIG = "projector_config.pbtxt"

@@ -118,8 +118,8 @@ def check_one_image(model, trainSet, batchAugment, device: torch.device, imgSize
     Raises:
         ConfigError: naming ``data.imgSize`` and what went wrong.
     """
-    from train.augmentation import views_on_device
-    from core.nn.utils.runtime import capture_rng, restore_rng
+    from train.augmentation_setup import views_on_device
+    from core.nn.utils.randomness import capture_rng, restore_rng
 
     state = capture_rng()
     try:

@@ -1,4 +1,5 @@
-"""What the command-line tools share: their common flags, the one-line report of an input error, and stops.
+"""What the command-line tools share: their common flags, the one-line report of an input error, and how a
+stop (``train/stops.py``) ends a tool.
 
 ``train/main.py`` takes ``config_flags()``; the evaluation tools (``linear_eval.py``,
 ``tsne.py``, ``finetune.py``) take ``encoder_flags()``, which adds the encoder to
@@ -15,11 +16,10 @@ import argparse
 import os
 import signal
 import sys
-from typing import Callable, List, Tuple
+from typing import Callable, List
 
 from core.errors import UserInputError
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+from train.stops import Stopped, raise_stopped, stop_signals
 
 
 def config_flags() -> argparse.ArgumentParser:
@@ -61,15 +61,6 @@ def report_input_error(err: Exception, args: argparse.Namespace) -> int:
     return 2
 
 
-def stop_signals(signals: Tuple[int, ...] = STOP_SIGNALS) -> Tuple[int, ...]:
-    """Those of ``signals`` this process answers: not the ignored ones.
-
-    ``nohup`` starts a command with SIGHUP ignored (so it outlives its terminal) and a background
-    shell job has SIGINT ignored; a handler installed over them would undo that choice.
-    """
-    return tuple(sig for sig in signals if signal.getsignal(sig) is not signal.SIG_IGN)
-
-
 HELD: List[int] = []   # stop signals that came while a tool was still loading (hold_stop_signals)
 
 
@@ -81,19 +72,6 @@ def hold_stop_signals() -> None:
     """
     for sig in stop_signals():
         signal.signal(sig, lambda signum, frame: HELD.append(signum))
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP turned into an exception (Ctrl-C raises ``KeyboardInterrupt`` itself): ``signum`` says
-    which. Training (before its loop) and the evaluation tools raise it from ``raise_stopped``."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def raise_stopped(signum, frame):
-    raise Stopped(signum)
 
 
 def guarded(args: argparse.Namespace, work: Callable[[], int]) -> int:

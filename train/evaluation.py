@@ -1,38 +1,30 @@
-"""Evaluation of the representation, shared by the trainer and the evaluation CLIs.
+"""The trainer's evaluation of the representation, and the features of a dataset (shared with the tools).
 
 - ``RunEvaluator``: what the trainer logs before the first step and every
   ``log.evalEpoch`` (kNN top-1 of ``h``, the embedding projector, the t-SNE
   figure of a fixed stratified sample) and the view-pair image.
-- ``encoder_from_args`` / ``split_features``: the CLIs' encoder (from
-  ``--ckpt`` alone, a training checkpoint or an exported encoder; ``-l`` and
-  ``--opts`` only override the config stored with it) and their features.
+- ``dataset_features``: the features of a dataset, for the trainer and the
+  evaluation tools (``train/encoder_setup.py``) alike.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Subset, default_collate
 from torchvision.utils import make_grid
 
-from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
-from core.data.datasets import DatasetError, dataset_labels
-from core.errors import CheckpointError, UserInputError
+from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD
 from core.eval.features import extract_features
 from core.eval.knn import knn_top1
 from core.eval.subsets import capped_subset, stratified_order
-from core.nn.networks.export import encoder_from_checkpoint
-from core.nn.utils.checkpoint import Checkpoint, read_checkpoint
-from core.nn.utils.device import enter_device
-from core.nn.utils.runtime import seed_everything
-from core.nn.utils.threads import apply_threads
-from train.augmentation import views_on_device
+from train.augmentation_setup import views_on_device
 from train.board_layout import add_projector
 from train.results import save_figure
-from train.builders import build_model, config_value, dataset_from_config, make_loader
+from train.builders import make_loader
 
 log = logging.getLogger("simclr")
 PIXEL_BANK_MAX = 20000   # the raw-pixel kNN baseline's bank (a 20,000 x 3,072 float32 bank is 245 MB)
@@ -48,6 +40,16 @@ def denormalize(images: Tensor) -> Tensor:
 def class_names(dataset) -> Optional[list]:
     classes = getattr(dataset, "classes", None)
     return list(classes) if classes else None
+
+
+def dataset_features(cfg, encoder: nn.Module, dataset, device: torch.device, channelsLast: bool = False,
+                     progress: Optional[str] = None) -> Tuple[Tensor, Tensor]:
+    """``(features [N, D], labels [N])`` of ``dataset`` through ``encoder``, in batches of ``train.valBatch``.
+
+    The one way the trainer's evaluation and the evaluation tools compute features.
+    """
+    loader = make_loader(dataset, cfg.train.valBatch, cfg.data.numWorkers, device)
+    return extract_features(encoder, loader, device, channelsLast, progress=progress)
 
 
 class RunEvaluator:
@@ -69,11 +71,8 @@ class RunEvaluator:
         self._shown: Optional[Tensor] = None
         self.baselines: Dict[str, float] = {}   # kNN of the untrained encoder (step 0) and of raw pixels
 
-    def loader(self, dataset):
-        return make_loader(dataset, self.cfg.train.valBatch, self.cfg.data.numWorkers, self.device)
-
     def features(self, encoder: nn.Module, dataset) -> Tuple[Tensor, Tensor]:
-        return extract_features(encoder, self.loader(dataset), self.device, self.channelsLast)
+        return dataset_features(self.cfg, encoder, dataset, self.device, self.channelsLast)
 
     def shown(self, labels: Tensor) -> Tensor:
         """Indices of the held-out images the pictures show: stratified, seeded, fixed for the run."""
@@ -117,8 +116,8 @@ class RunEvaluator:
         """
         bankIdx = capped_subset(bankLabels.numpy(), PIXEL_BANK_MAX, self.cfg.general.seed)
         flatten = nn.Flatten()
-        bank, labels = extract_features(flatten, self.loader(Subset(self.memorySet, bankIdx.tolist())), self.device)
-        test, testLabels = extract_features(flatten, self.loader(self.testSet), self.device)
+        bank, labels = dataset_features(self.cfg, flatten, Subset(self.memorySet, bankIdx.tolist()), self.device)
+        test, testLabels = dataset_features(self.cfg, flatten, self.testSet, self.device)
         mean = bank.mean(dim=0)
         top1 = knn_top1(bank - mean, labels, test - mean, testLabels, self.cfg.log.knnK, self.cfg.log.knnT)
         if len(bankIdx) < len(bankLabels):
@@ -142,7 +141,7 @@ class RunEvaluator:
         """t-SNE figure of the ``shown`` images to TensorBoard and as ``tsne_epochNNNN.png`` in the run folder."""
         if len(shown) < 5:
             return
-        from core.eval.tsne import tsne_figure
+        from core.eval.tsne_figure import tsne_figure
 
         fig = tsne_figure(feats[shown], labels[shown], class_names(self.testSet),
                           title=f"t-SNE of h, epoch {epoch}" + (" (untrained)" if step == 0 else ""),
@@ -156,7 +155,7 @@ def log_view_pairs(writer, trainSet, batchAugment, count: int) -> None:
     count = min(count, len(trainSet))
     if count <= 0:
         return
-    from core.nn.utils.runtime import capture_rng, restore_rng
+    from core.nn.utils.randomness import capture_rng, restore_rng
 
     state = capture_rng()        # every generator: showing images must not change the training's randomness
     try:
@@ -166,144 +165,3 @@ def log_view_pairs(writer, trainSet, batchAugment, count: int) -> None:
         restore_rng(state)
     writer.add_image("train/view_pairs", make_grid(denormalize(torch.cat([viewsA, viewsB])), nrow=count,
                                                    padding=1), 0)
-
-
-# ---------------------------------------------------------------- the evaluation CLIs
-def load_eval_config(args, checkpoint: Optional[Checkpoint] = None):
-    """The config of an evaluation: the one stored with ``--ckpt`` (``checkpoint``, read once by the
-    caller), then ``-l``, then ``--opts``. The stored config passes the trainer's checks.
-
-    Raises:
-        ConfigError / CheckpointError: nothing to take the config from, or a bad file.
-    """
-    from train.config import ConfigError, load_config
-
-    stored = checkpoint.config if checkpoint is not None else None
-    if stored is None and not args.load:
-        why = f"{args.ckpt} holds no config" if args.ckpt else "--random-init needs the experiment's YAML"
-        raise ConfigError(f"give -l CONFIG: {why}")
-    base = without_foreign_paths(stored, args.ckpt) if stored else None
-    if base is not None:
-        try:
-            load_config(base=base)              # the stored config alone passes the trainer's checks
-        except ConfigError as err:
-            raise CheckpointError(f"--ckpt {args.ckpt}: its stored config is refused: {err}") from err
-    return load_config(args.load, args.opts, base=base)
-
-
-WRITE_PATHS = {"general": ("logsDir", "saveDir")}
-READ_PATHS = {"data": ("rootPath", "testPath")}
-
-
-def without_foreign_paths(stored: dict, ckpt: str) -> dict:
-    """The stored config, less the folders a checkpoint must not choose.
-
-    Where the evaluation tools write is never decided by the file they read: the stored
-    ``general.logsDir``/``saveDir`` always fall back to the defaults, and ``-l`` / ``--opts`` set
-    them. What they read (``data.rootPath``/``testPath``) is kept only for a checkpoint in
-    ``<saveDir>/<name>/`` of its own config (written by that run here); a checkpoint from elsewhere
-    (downloaded, copied, crafted) falls back to the defaults there too.
-    """
-    general = stored.get("general") if isinstance(stored, dict) else None
-    if not isinstance(general, dict):
-        return stored
-    folder = Path(ckpt) if Path(ckpt).is_dir() else Path(ckpt).parent
-    own = Path(str(general.get("saveDir", ""))) / str(general.get("name", ""))
-    try:
-        isOwn = own.resolve() == folder.resolve()
-    except (OSError, ValueError):
-        isOwn = False
-    dropped = {**WRITE_PATHS, **({} if isOwn else READ_PATHS)}
-    cleaned = dict(stored)
-    for section, keys in dropped.items():
-        if isinstance(stored.get(section), dict):
-            cleaned[section] = {k: v for k, v in stored[section].items() if k not in keys}
-    return cleaned
-
-
-def build_encoder(cfg, ckpt: Optional[str], randomInit: bool, checkpoint: Optional[Checkpoint] = None,
-                  frozen: bool = True) -> nn.Module:
-    """The encoder of ``ckpt`` (or of ``checkpoint``, already read), or ``cfg.model``'s at random init.
-
-    The architecture comes from the checkpoint itself (``modelArgs`` or ``encoder.json``), so it
-    always fits its weights (``core.nn.networks.export.encoder_from_checkpoint``).
-
-    Args:
-        frozen: eval mode and no gradients (the linear probe, t-SNE); False for fine-tuning.
-
-    Raises:
-        CheckpointError: neither ``ckpt`` nor ``randomInit``, or a file that cannot be used.
-    """
-    if not ckpt and not randomInit:
-        raise CheckpointError("give --ckpt PATH (a checkpoint_epochNNNN.pt, an encoder.pt or its folder) "
-                              "or --random-init")
-    seed_everything(cfg.general.seed)
-    if randomInit:
-        encoder = build_model(cfg.model).encoder
-    else:
-        encoder = encoder_from_checkpoint(checkpoint if checkpoint is not None else read_checkpoint(ckpt))
-    if frozen:
-        encoder.eval()
-    for param in encoder.parameters():
-        param.requires_grad_(not frozen)
-    return encoder
-
-
-def split_features(cfg, encoder: nn.Module, split: str, device: torch.device, indices=None,
-                   progress: bool = False) -> Tuple[Tensor, Tensor]:
-    """``(features [N, D], labels [N])`` of ``split`` ('memory' or 'test') with the eval transform.
-
-    Args:
-        indices: only these images of the split (e.g. a capped subset), in this order.
-        progress: a tqdm bar over the batches.
-    """
-    data = cfg.data
-    dataset = dataset_from_config(data, split, EvalTransform(data.imgSize))
-    if indices is not None:
-        dataset = Subset(dataset, [int(i) for i in indices])
-    loader = make_loader(dataset, cfg.train.valBatch, data.numWorkers, device)
-    feats, labels = extract_features(encoder, loader, device, progress=f"features of {split}" if progress else None)
-    if not bool(torch.isfinite(feats).all()):
-        raise UserInputError(f"the encoder's features of {data.dataset} split {split!r} hold NaN or infinite "
-                             "values; its weights cannot be evaluated (did its training diverge?)")
-    if len(labels) == 0 or bool((labels < 0).any()):
-        raise DatasetError(f"{data.dataset} split {split!r} has no labels; evaluation needs a labeled dataset")
-    return feats, labels
-
-
-def split_labels(cfg, split: str) -> Tensor:
-    """``[N]`` labels of ``split`` without decoding an image (``DatasetError`` when it has none)."""
-    labels = dataset_labels(dataset_from_config(cfg.data, split))
-    if labels is None:
-        raise DatasetError(f"{cfg.data.dataset} split {split!r} has no labels; evaluation needs a labeled dataset")
-    return labels
-
-
-class EvalSetup(NamedTuple):
-    """What an evaluation CLI starts from: the config, the device, the encoder (on it), the CPU threads and
-    the ``ThreadGovernor`` that follows the free cores (None when the threads are fixed)."""
-
-    cfg: Any
-    device: torch.device
-    encoder: nn.Module
-    threads: int
-    governor: Any
-
-
-def encoder_from_args(args, frozen: bool = True) -> EvalSetup:
-    """The set-up of every evaluation CLI from ``--ckpt / -l / --opts / --random-init``; ``--ckpt`` is read once.
-
-    Also sets PyTorch's CPU threads as the trainer does (``general.threads``).
-    """
-    checkpoint = read_checkpoint(args.ckpt) if args.ckpt else None
-    cfg = load_eval_config(args, checkpoint)
-    threads, _, governor = apply_threads(cfg.general.threads, cfg.data.numWorkers, follow=True)
-    device = config_value("general.device", lambda: enter_device(cfg.general.device))
-    encoder = build_encoder(cfg, args.ckpt, args.random_init, checkpoint, frozen=frozen)
-    broken = [name for name, tensor in encoder.state_dict().items()
-              if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())]
-    if broken:
-        raise CheckpointError(f"--ckpt {args.ckpt}: the encoder's weights hold NaN or infinite values ({broken[0]}"
-                              f"{f' and {len(broken) - 1} more' if len(broken) > 1 else ''}); it cannot be "
-                              "evaluated (did its training diverge?)")
-    return EvalSetup(cfg, device, encoder.to(device), threads, governor)

@@ -43,10 +43,10 @@ from core.data.data_augmentation import IMAGENET_MEAN, IMAGENET_STD, EvalTransfo
 from core.errors import UserInputError  # noqa: E402
 from core.eval.classifier import LinearClassifier, classifier_scores, feature_stats, fit_end_to_end  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
-from core.nn.utils.runtime import seed_everything  # noqa: E402
+from core.nn.utils.randomness import seed_everything  # noqa: E402
 from train.builders import config_value, dataset_from_config, make_loader  # noqa: E402
 from train.cli import encoder_flags, guarded  # noqa: E402
-from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
+from train.encoder_setup import encoder_from_args, split_features, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
 from train.results import check_result_paths, labels_tag, result_stem, write_result  # noqa: E402
 

@@ -45,7 +45,7 @@ from core.eval.classifier import linear_probe  # noqa: E402
 from core.eval.subsets import capped_subset, few_labels  # noqa: E402
 from train.cli import encoder_flags, guarded  # noqa: E402
 from train.builders import config_value  # noqa: E402
-from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
+from train.encoder_setup import encoder_from_args, split_features, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
 from train.results import check_result_paths, labels_tag, result_stem, write_result  # noqa: E402
 

@@ -3,6 +3,7 @@
     python train/main.py -l assets/experiments/quickstart.yaml
     python train/main.py -l assets/experiments/base_simclr.yaml --opts train.epochs 200
     python train/main.py -l assets/experiments/base_simclr.yaml --resume auto
+    python train/main.py -l assets/experiments/quickstart.yaml --print-config   # the merged config, no run
 
 Exit codes: 0 done (or the run was already complete), 2 bad input (config,
 data, run folder, checkpoint), 1 the loss diverged or the disk is full, 128 +
@@ -31,7 +32,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.errors import UserInputError  # noqa: E402
-from train.cli import config_flags, raise_stopped, report_input_error, stop_signals  # noqa: E402
+from train.cli import config_flags, report_input_error  # noqa: E402
+from train.stops import raise_stopped, stop_signals  # noqa: E402
 from train.config import load_config  # noqa: E402
 
 
@@ -41,6 +43,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                                      parents=[config_flags()])
     parser.add_argument("--resume", metavar="PATH|auto",
                         help="checkpoint to continue from; 'auto' = newest of this run (or start fresh)")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the merged configuration (defaults < YAML < --opts) as YAML and exit (checks it "
+                             "and builds the model once; trains nothing)")
     return parser
 
 
@@ -127,6 +132,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if EARLY:
             return stopped_while_starting(EARLY[0])
     args = get_args_parser().parse_args(argv)
+    if args.print_config:
+        return print_config(args)
     setup_console_logging()
     held = import_holding_signals()
     if held is not None:
@@ -190,6 +197,23 @@ def run(args: argparse.Namespace) -> int:
         log.info("done: %s | logs: %s | checkpoints: %s", summary, trainer.logDir, trainer.saveDir)  # in train.log
     finally:
         trainer.close()
+    return 0
+
+
+def print_config(args: argparse.Namespace) -> int:
+    """``--print-config``: the configuration a run would use; 0, or 2 on bad input.
+
+    The config passes the trainer's checks and its model is built once (on the CPU), so a bad value
+    is found here; data, device and run folder are checked when the run starts.
+    """
+    try:
+        cfg = load_config(args.load, args.opts)
+        from train.builders import build_model
+
+        build_model(cfg.model)
+    except UserInputError as err:
+        return report_input_error(err, args)
+    print(cfg.dump(), end="")
     return 0
 
 

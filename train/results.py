@@ -9,12 +9,11 @@ checkpoints never overwrite each other; running the same probe again stops befor
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from core.errors import UserInputError
-from core.nn.utils.checkpoint import atomic_write_text
+from core.files import atomic_write, atomic_write_text, output_problem
 
 
 def encoder_name(ckpt: Optional[str], randomInit: bool) -> str:
@@ -40,26 +39,6 @@ def result_stem(tool: str, ckpt: Optional[str], randomInit: bool, labels: Option
     return stem + (f"_{labels}" if labels else "")
 
 
-def output_problem(path: Path, replace: bool = False) -> Optional[str]:
-    """Why ``path`` cannot be written (checked before any computation), or None.
-
-    Args:
-        replace: an existing file may be replaced (a result JSON); else it is refused (a figure).
-    """
-    if path.is_dir():
-        return "is a folder; give a file name"
-    if path.exists() and not replace:
-        return "exists; choose another --out (nothing is overwritten)"
-    if path.exists() and not os.access(path, os.W_OK):
-        return "is not writable"
-    folder = next((p for p in path.parents if p.exists()), Path("."))
-    if not folder.is_dir():
-        return f"{folder} is a file, not a folder"
-    if not os.access(folder, os.W_OK):
-        return f"{folder} is not writable"
-    return None
-
-
 def check_result_paths(folder: Path, tool: str, stem: str, force: bool = False) -> None:
     """Refuse, before any computation, a result that ``write_result`` could not or should not write.
 
@@ -83,8 +62,6 @@ def check_result_paths(folder: Path, tool: str, stem: str, force: bool = False) 
 
 def save_figure(fig, path: Path) -> None:
     """A matplotlib figure as PNG, written atomically (a kill never leaves half a picture)."""
-    from core.nn.utils.checkpoint import atomic_write
-
     atomic_write(path, lambda handle: fig.savefig(handle, format="png"))
 
 

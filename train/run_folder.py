@@ -15,7 +15,8 @@ from typing import List, Optional, Tuple
 from filelock import FileLock, Timeout
 
 from core.errors import CheckpointError, UserInputError
-from core.nn.utils.checkpoint import RUN_CONFIG, atomic_write_text, latest_checkpoint, list_checkpoints, \
+from core.files import atomic_write_text
+from core.nn.utils.checkpoint import RUN_CONFIG, latest_checkpoint, list_checkpoints, \
     load_checkpoint, remove_stale_temporaries
 
 LOCK_FILE = ".lock"

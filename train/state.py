@@ -1,7 +1,7 @@
 """A training checkpoint's state: what it holds (``TrainState``), writing it, and restoring it.
 
 ``save_state`` writes one dict with the model, optimizer, scheduler and scaler states, the
-counters, the resolved config and every random generator's state (``core.nn.utils.runtime``),
+counters, the resolved config and every random generator's state (``core.nn.utils.randomness``),
 exports the encoder beside it and keeps the newest ``KEEP_CHECKPOINTS``; ``restore_state``
 checks a checkpoint against this config and loads it; ``follow_schedule`` lets the config's
 length win on a resume with more epochs. The run folders themselves are ``train/run_folder.py``'s.
@@ -20,9 +20,10 @@ import yaml
 from core.errors import CheckpointError
 from core.nn.networks.export import export_encoder
 from core.nn.optim import WarmupCosine
-from core.nn.utils.checkpoint import CKPT_FORMAT, RUN_CONFIG, atomic_save, atomic_write_text, checkpoint_name, \
+from core.files import atomic_write_text
+from core.nn.utils.checkpoint import CKPT_FORMAT, RUN_CONFIG, atomic_save, checkpoint_name, \
     list_checkpoints, model_difference
-from core.nn.utils.runtime import capture_rng, restore_rng
+from core.nn.utils.randomness import capture_rng, restore_rng
 
 log = logging.getLogger("simclr")
 KEEP_CHECKPOINTS = 3

@@ -11,7 +11,7 @@ from torch import nn
 
 from core.eval.positive_pairs import positive_pair_top1
 from core.nn.utils.device import Precision
-from train.augmentation import views_on_device
+from train.augmentation_setup import views_on_device
 
 
 def float32_loss(lossFn: Callable, zA: torch.Tensor, zB: torch.Tensor) -> torch.Tensor:

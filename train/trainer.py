@@ -3,12 +3,13 @@
 The structure follows the original tutorial: ``init_train_data``, ``init_networks``,
 ``init_losses``, ``init_optimizers`` build everything, ``optimize_parameters`` runs one
 step, ``evaluate`` measures the representation, and ``train`` is the epoch loop. The pieces
-live in their own modules and are shared with the evaluation CLIs and the benchmarks:
-``train/builders.py`` (model, loaders), ``train/step.py`` (one optimization step),
-``train/evaluation.py`` (kNN, projector, t-SNE, view pairs), ``train/run_folder.py`` (the
-run's folders and lock) and ``train/state.py`` (what a checkpoint holds). Core modules take
-keyword arguments (``SimCLR`` also takes the ``model`` section as one node); only this file,
-``train/builders.py`` and the CLIs read the config.
+live in their own modules and are shared with the evaluation tools and the benchmarks:
+``train/data_setup.py`` (datasets, sampler, loader), ``train/builders.py`` (model, loaders),
+``train/step.py`` (one optimization step), ``train/evaluation.py`` (kNN, projector, t-SNE, view
+pairs), ``train/run_log.py`` (train.log and TensorBoard's scalars), ``train/run_folder.py`` (the
+run's folders and lock) and ``train/state.py`` (what a checkpoint holds). Modules in ``core/`` take
+keyword arguments (``SimCLR`` also takes the ``model`` section as one node); the config is read only
+in ``train/``: here, and in the modules the trainer hands a section to.
 """
 from __future__ import annotations
 
@@ -25,25 +26,21 @@ import torch.distributed as dist
 import yaml
 from tqdm import tqdm
 
-from core.data.data_augmentation import EvalTransform
-from core.data.datasets import dataset_labels
-from core.data.device_batches import DeviceBatches, stack_batches
-from core.data.samplers import EpochSampler, SeededItems
 from core.nn.blocks.sync_batchnorm import convert_sync_batchnorm
 from core.nn.loss import NTXent
 from core.nn.loss.nt_xent_distributed import DistributedNTXent
 from core.nn.utils.device import enter_device, precision_for, process_group_backend
-from core.nn.utils.runtime import epoch_seeds, seed_everything
+from core.nn.utils.randomness import epoch_seeds, seed_everything
 from core.nn.utils.threads import apply_threads
-from train.augmentation import build_augmentation, keep_on_device
-from train.board_layout import add_layout
-from train.builders import build_model, check_one_image, config_value, dataset_from_config, make_loader
-from train.cli import stop_signals
-from train.config import ConfigError, to_plain
+from train.builders import build_model, check_one_image, config_value
+from train.stops import stop_signals
+from train.config import to_plain
+from train.data_setup import build_train_data
 from train.evaluation import RunEvaluator, log_view_pairs
-from train.optim import build_optimizer, build_scheduler
+from train.optimizer_setup import build_optimizer, build_scheduler
 from train.run_folder import (RunExistsError, find_resume, keep_config, open_run, run_exists, run_folders,
                               same_folder, tidy_run)
+from train.run_log import RunLog
 from train.state import TrainState, restore_state, save_state
 from train.step import NonFiniteLossError, TrainStep
 
@@ -71,6 +68,13 @@ class SimCLRTrainer:
     """
 
     def __init__(self, cfg, resume: Optional[str] = None):
+        # The order matters: (1) the device and torchrun's process group, which everything below is placed
+        # on; (2) folders, seeds, threads, precision; (3) the checkpoint to resume, found before any data
+        # is read (a run that cannot start costs no download); (4) data, then networks, losses and
+        # optimizers (the schedule needs the steps per epoch, the optimizer the model's parameters);
+        # (5) one image through the model, then the checkpoint restored into what (4) built; (6) only
+        # then, every process agreed, the main one writes: run folders, log file, TensorBoard;
+        # (7) the evaluator, which logs to that writer.
         self.cfg = cfg
         self.init_distributed()
         self.epochs = cfg.train.epochs
@@ -95,7 +99,7 @@ class SimCLRTrainer:
             self.load_checkpoint(self.resumePath, ckpt)
         self.complete = self.epoch >= self.epochs and self.stepInEpoch == 0
         self.barrier()  # every process decided before the main one writes anything
-        self.writer, self.lock = None, None
+        self.writer, self.lock, self.runLog = None, None, None
         if self.isMain and not self.complete:
             self.init_logging()
         self.evaluator = RunEvaluator(cfg, self.memorySet, self.testSet, self.device, self.precision.channelsLast,
@@ -143,34 +147,10 @@ class SimCLRTrainer:
         self.init_optimizers()
 
     def init_train_data(self) -> None:
-        """Training set with two-view augmentation; memory/test sets for evaluation."""
-        data = self.cfg.data
-        self.augment, self.batchAugment = config_value("data", lambda: build_augmentation(data, self.device))
-        self.trainSet = dataset_from_config(data, "train", self.augment)
-        if len(self.trainSet) < self.cfg.train.trainBatch * self.worldSize:
-            times = f" x {self.worldSize} processes" if self.distributed else ""
-            raise ConfigError(f"train.trainBatch={self.cfg.train.trainBatch}{times} is larger than the training "
-                              f"set ({len(self.trainSet)} images of {data.dataset}); lower it")
-        evalTransform = EvalTransform(data.imgSize)
-        self.memorySet = dataset_from_config(data, "memory", evalTransform)
-        self.testSet = dataset_from_config(data, "test", evalTransform)
-        self.labeled = (len(self.memorySet) > 0 and len(self.testSet) > 0
-                        and dataset_labels(self.memorySet) is not None and dataset_labels(self.testSet) is not None)
-        self.loaderGenerator = torch.Generator()
-        # This process's share of each epoch's permutation (all of it without torchrun). Workers that augment
-        # make each image's views from its own seed (a worker's stream would restart on a resume mid-epoch).
-        seeded = data.numWorkers > 0 and self.batchAugment is None
-        self.sampler = EpochSampler(len(self.trainSet), seed=self.cfg.general.seed, rank=self.rank,
-                                    worldSize=self.worldSize, seeded=seeded)
-        keep, self.dataNote = keep_on_device(data, self.batchAugment, len(self.trainSet), self.device)
-        if keep:
-            images, labels = stack_batches(make_loader(self.trainSet, self.cfg.train.valBatch, data.numWorkers,
-                                                       self.device), self.device)
-            self.trainLoader = DeviceBatches(images, labels, self.cfg.train.trainBatch, self.sampler)
-        else:
-            self.trainLoader = make_loader(SeededItems(self.trainSet) if seeded else self.trainSet,
-                                           self.cfg.train.trainBatch, data.numWorkers, self.device,
-                                           sampler=self.sampler, generator=self.loaderGenerator, train=True)
+        """Training set with two-view augmentation and its loader; memory/test sets for evaluation
+        (``train.data_setup``: its fields become this trainer's attributes)."""
+        for name, value in build_train_data(self.cfg, self.device, self.rank, self.worldSize)._asdict().items():
+            setattr(self, name, value)
         self.stepsPerEpoch = len(self.trainLoader)
 
     def init_networks(self) -> None:
@@ -211,23 +191,17 @@ class SimCLRTrainer:
                               self.worldSize)
 
     def init_logging(self) -> None:
-        """Open the run folders (``train.state.open_run``: lock, cleanup), the log file and TensorBoard."""
-        from torch.utils.tensorboard import SummaryWriter
-
+        """Take the run folders (``train.run_folder.open_run``: lock, cleanup), then open its ``RunLog``."""
         fresh = self.resumePath is None and not self.restart
         self.lock = open_run(self.logDir, self.saveDir, fresh)
         notes = tidy_run(self.logDir, self.saveDir, self.restart)
-        handler = logging.FileHandler(self.logDir / "train.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        self._fileHandler = handler
+        self.runLog = RunLog(self.logDir)
+        self.writer = self.runLog.writer
         kept = keep_config(self.logDir, yaml.safe_dump(to_plain(self.cfg), sort_keys=False))
         if kept.name != "config.yaml":
             notes.append(f"resolved config of this launch: {kept} (the first launch's stays in config.yaml)")
         for note in notes + ([self.dataNote] if self.dataNote else []):
             log.info("%s", note)
-        self.writer = SummaryWriter(str(self.logDir))
-        add_layout(self.writer)
         log.info("device %s%s, %d CPU thread%s (%s) | train %d images, %d steps/epoch | memory %d, test %d",
                  self.device, self.precision.describe(), self.threads,
                  "s" if self.threads > 1 else "", self.threadsWhy, len(self.trainSet), self.stepsPerEpoch,
@@ -286,11 +260,9 @@ class SimCLRTrainer:
             if self.governor is not None and self.governor.update():
                 self.threads = self.governor.threads
                 if self.isMain:
-                    self.writer.add_scalar("train/cpu_threads", self.threads, self.globalStep)
+                    self.runLog.threads(self.globalStep, self.threads)
             if self.isMain:
-                self.writer.add_scalar("train/loss", stats["loss"], self.globalStep)
-                self.writer.add_scalar("train/pos_top1", stats["pos_top1"], self.globalStep)
-                self.writer.add_scalar("train/lr", lr, self.globalStep)
+                self.runLog.step(self.globalStep, stats, lr)
                 bar.set_postfix(loss=f"{stats['loss']:.4f}", lr=f"{lr:.2e}", img_s=f"{imgPerS:.0f}")
             if self.stopRequested:
                 bar.close()
@@ -303,14 +275,9 @@ class SimCLRTrainer:
         elapsed = time.perf_counter() - start
         metrics = {key: value / max(1, steps) for key, value in totals.items()}
         metrics["img_per_s"] = seen / max(elapsed, 1e-9)
-        if self.isMain:  # one x-axis: every scalar at the optimizer step (train/epoch maps steps to epochs)
-            self.writer.add_scalar("train/img_per_s", metrics["img_per_s"], self.globalStep)
-            self.writer.add_scalar("train/epoch_loss", metrics["loss"], self.globalStep)
-            self.writer.add_scalar("train/epoch", self.epoch + 1, self.globalStep)
-            part = f" (steps {firstStep + 1}-{self.stepsPerEpoch}, resumed mid-epoch)" if firstStep else ""
-            log.info("epoch %d/%d  loss %.4f  pos_top1 %.3f  lr %.2e  %.0f img/s  %.1f s%s",
-                     self.epoch + 1, self.epochs, metrics["loss"], metrics["pos_top1"],
-                     self.optimizer.param_groups[0]["lr"], metrics["img_per_s"], elapsed, part)
+        if self.isMain:
+            self.runLog.epoch(self.globalStep, self.epoch + 1, self.epochs, metrics,
+                              self.optimizer.param_groups[0]["lr"], elapsed, firstStep, self.stepsPerEpoch)
         return metrics
 
     def is_due(self, every: int) -> bool:
@@ -391,15 +358,9 @@ class SimCLRTrainer:
 
     def close(self) -> None:
         """Flush TensorBoard, detach the log file, release the run's lock."""
-        if getattr(self, "writer", None) is not None:
-            try:
-                self.writer.close()
-            except OSError as err:   # e.g. the disk is full: the run already reports why it stops
-                log.warning("TensorBoard could not flush its last events (%s)", err)
+        if getattr(self, "runLog", None) is not None:
+            self.runLog.close()
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
-        if getattr(self, "_fileHandler", None) is not None:
-            log.removeHandler(self._fileHandler)
-            self._fileHandler.close()
         if getattr(self, "lock", None) is not None:
             self.lock.release()

@@ -23,11 +23,12 @@ if __name__ == "__main__":
     hold_stop_signals()     # a stop while torch loads is answered by guarded, in one line
 
 from core.errors import UserInputError  # noqa: E402
+from core.files import output_problem  # noqa: E402
 from core.eval.subsets import stratified_order  # noqa: E402
 from train.cli import encoder_flags, guarded  # noqa: E402
-from train.evaluation import encoder_from_args, split_features, split_labels  # noqa: E402
+from train.encoder_setup import encoder_from_args, split_features, split_labels  # noqa: E402
 from train.run_folder import run_folders  # noqa: E402
-from train.results import encoder_name, output_problem, save_figure  # noqa: E402
+from train.results import encoder_name, save_figure  # noqa: E402
 
 
 def png_path(out: str) -> Path:
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserInputError(f"cannot write the t-SNE figure {out}: {problem}")
     shown = stratified_order(split_labels(cfg, "test").numpy(), args.samples, cfg.general.seed)
     feats, labels = split_features(cfg, encoder, "test", device, shown, progress=sys.stderr.isatty())
-    from core.eval.tsne import tsne_figure
+    from core.eval.tsne_figure import tsne_figure
 
     title = f"t-SNE of h ({'random init' if args.random_init else Path(args.ckpt).name})"
     fig = tsne_figure(feats, labels, title=title, seed=cfg.general.seed)

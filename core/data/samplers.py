@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, get_worker_info
 
-from core.nn.utils.runtime import epoch_seeds
+from core.nn.utils.randomness import epoch_seeds
 
 
 class EpochSampler(Sampler[int]):

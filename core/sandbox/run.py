@@ -146,8 +146,8 @@ def grade_in_sandbox(root: Path, submission: Path, markers: Sequence[str], extra
             recorded.failure = (f"grading did not finish within {limit:.0f} s "
                                 f"({time.monotonic() - start:.0f} s spent)")
         elif code in (-9, 137):
-            recorded.failure = ("the grader was killed (out of memory? grading needs about 1.5 GB with the CUDA build "
-                                "of torch)")
+            recorded.failure = ("the grader was killed (out of memory? grading needs about 768 MB with the CPU-only "
+                                "build of torch, 1.5 GB with the CUDA build)")
         else:
             recorded.failure = f"the grader stopped with exit code {code}: {recorded.log.strip()[-600:]}"
     finally:

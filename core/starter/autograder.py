@@ -12,13 +12,13 @@ The archive holds, at its top level (Gradescope unpacks it to ``/autograder/sour
 from __future__ import annotations
 
 import json
-import os
 import stat
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 
+from core.files import atomic_write, output_problem
 from core.grade import check_points
 from core.starter.generate import DEFAULT_POINTS, make_starter
 
@@ -36,11 +36,9 @@ def check_destination(zipPath: Path) -> Path:
     zipPath = Path(zipPath)
     if zipPath.suffix != ".zip":
         raise ValueError(f"--autograder {zipPath}: the name must end in .zip")
-    if zipPath.exists():
-        raise ValueError(f"--autograder {zipPath}: exists; choose a new name (nothing is overwritten)")
-    folder = zipPath.resolve().parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise ValueError(f"--autograder {zipPath}: the folder {folder} does not exist or is not writable")
+    problem = output_problem(zipPath, replace=False, makeFolders=False)
+    if problem:
+        raise ValueError(f"--autograder {zipPath}: {problem}")
     return zipPath.resolve()
 
 
@@ -49,6 +47,18 @@ def add_file(archive: zipfile.ZipFile, name: str, data: bytes, executable: bool 
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
     archive.writestr(info, data)
+
+
+def write_archive(handle, starter: Path, visibility: str) -> None:
+    """The archive into the binary file ``handle``: the Gradescope scripts at the top, the starter below."""
+    with zipfile.ZipFile(handle, "w") as archive:
+        for name in ("setup.sh", "run_autograder", "autograde.py"):
+            add_file(archive, name, (TEMPLATES / name).read_bytes(), name in EXECUTABLE)
+        add_file(archive, "settings.json", json.dumps({"visibility": visibility}).encode())
+        for path in sorted(starter.rglob("*")):
+            if path.is_file():
+                add_file(archive, f"starter/{path.relative_to(starter).as_posix()}", path.read_bytes(),
+                         bool(path.stat().st_mode & stat.S_IXUSR))
 
 
 def make_autograder(zipPath: Path, points: Sequence[int] = DEFAULT_POINTS, visibility: str = "visible",
@@ -77,21 +87,9 @@ def make_autograder(zipPath: Path, points: Sequence[int] = DEFAULT_POINTS, visib
     with tempfile.TemporaryDirectory(prefix="simclr-autograder-") as temp:
         starter = Path(temp) / "starter"
         make_starter(starter, points=points, root=root)
-        partial = zipPath.with_name(f".{zipPath.name}.{os.getpid()}.tmp")
         try:
-            with zipfile.ZipFile(partial, "w") as archive:
-                for name in ("setup.sh", "run_autograder", "autograde.py"):
-                    add_file(archive, name, (TEMPLATES / name).read_bytes(), name in EXECUTABLE)
-                add_file(archive, "settings.json", json.dumps({"visibility": visibility}).encode())
-                for path in sorted(starter.rglob("*")):
-                    if path.is_file():
-                        mode = path.stat().st_mode
-                        add_file(archive, f"starter/{path.relative_to(starter).as_posix()}", path.read_bytes(),
-                                 bool(mode & stat.S_IXUSR))
-            os.replace(partial, zipPath)
+            atomic_write(zipPath, lambda handle: write_archive(handle, starter, visibility))
         except OSError as err:
             raise ValueError(f"--autograder {zipPath}: writing the archive failed ({err.strerror or err}); "
                              "nothing was left behind") from None
-        finally:
-            partial.unlink(missing_ok=True)
     return zipPath

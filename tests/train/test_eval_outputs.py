@@ -12,7 +12,7 @@ from core.eval.subsets import few_labels
 from tests.train.test_reliability import TINY, trained_run
 from train import linear_eval, tsne
 from train.config import load_config
-from train.evaluation import build_encoder, split_features
+from train.encoder_setup import build_encoder, split_features
 
 pytestmark = pytest.mark.pipeline
 
@@ -67,7 +67,7 @@ def test_pixel_baseline_is_capped_stratified_and_timed(trained, capsys, monkeypa
     assert 0.1 < result["same_images_linear_top1"] <= 1 and "on those same images" in out
     from core.eval.classifier import linear_probe
     from core.eval.subsets import capped_subset
-    from train.evaluation import encoder_from_args, split_features
+    from train.encoder_setup import encoder_from_args, split_features
 
     args = linear_eval.get_args_parser().parse_args(["--ckpt", str(trained / "ckpt" / "tiny")])
     cfg, device, encoder, _, _ = encoder_from_args(args)

@@ -10,7 +10,8 @@ from core.data.data_augmentation import EvalTransform
 from core.data.datasets import build_dataset
 from tests.conftest import write_image_folder
 from train.config import load_config
-from train.evaluation import RunEvaluator, build_encoder
+from train.encoder_setup import build_encoder
+from train.evaluation import RunEvaluator
 
 pytestmark = pytest.mark.pipeline
 CLASSES = tuple(f"class{c}" for c in range(6))

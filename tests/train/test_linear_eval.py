@@ -6,7 +6,7 @@ import torch
 import yaml
 
 from train.config import load_config
-from train.evaluation import build_encoder, split_features
+from train.encoder_setup import build_encoder, split_features
 
 pytestmark = pytest.mark.pipeline
 

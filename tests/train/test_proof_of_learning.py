@@ -12,7 +12,7 @@ import torch
 
 from core.eval.knn import knn_top1
 from train.config import load_config
-from train.evaluation import build_encoder, split_features
+from train.encoder_setup import build_encoder, split_features
 
 pytestmark = [pytest.mark.slow, pytest.mark.pipeline]
 

@@ -240,7 +240,7 @@ def test_a_signal_while_torch_loads_is_held_until_the_import_ends(tmp_path, monk
 
 
 def test_an_ignored_signal_stays_ignored_while_training(answering):
-    from train.cli import stop_signals
+    from train.stops import stop_signals
 
     assert stop_signals() == (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)                               # nohup python train/main.py ...

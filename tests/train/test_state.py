@@ -7,7 +7,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from core.nn.utils.device import Precision
-from core.nn.utils.runtime import capture_rng, restore_rng
+from core.nn.utils.randomness import capture_rng, restore_rng
 
 
 def draws():

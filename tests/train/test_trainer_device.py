@@ -73,14 +73,14 @@ def test_evaluation_tools_enter_the_device_the_same_way(monkeypatch, tmp_path):
     """``encoder_from_args`` (linear_eval, finetune, tsne) enters ``cuda`` as ``cuda:0``."""
     import argparse
 
-    from train import evaluation
+    from train import encoder_setup
 
     cuda = MockCuda(monkeypatch, count=1)
     placed = []
     monkeypatch.setattr(torch.nn.Module, "to", lambda self, device: placed.append(device) or self)
     args = argparse.Namespace(ckpt=None, load="assets/experiments/quickstart.yaml", random_init=True,
                               opts=["general.device", "cuda", "general.threads", "1", "model.kwargs.baseChNo", "4"])
-    setup = evaluation.encoder_from_args(args)
+    setup = encoder_setup.encoder_from_args(args)
     assert setup.device == torch.device("cuda", 0) and placed == [torch.device("cuda", 0)] and cuda.entered == [0]
 
 
@@ -130,7 +130,7 @@ def test_a_training_set_that_fits_is_kept_on_the_device_and_augmented_in_batches
     from core.data.batch_augmentation import BatchImageTransforms
     from core.data.device_batches import DeviceBatches
     from tests.train.test_reliability import TINY
-    from train.augmentation import views_on_device
+    from train.augmentation_setup import views_on_device
 
     try:
         BatchImageTransforms(8).sample_params(1, 8, 8)

@@ -7,10 +7,11 @@ from typing import Optional, Union
 
 import torch
 
+from core.files import atomic_write_text
 from core.nn.networks.resnet import ResNet
 from core.nn.networks.torchvision_export import (TORCHVISION_WEIGHTS, NotTorchvisionError, to_torchvision_state,
                                                  torchvision_layout)
-from core.nn.utils.checkpoint import (ENCODER_CONFIG, ENCODER_WEIGHTS, Checkpoint, atomic_save, atomic_write_text,
+from core.nn.utils.checkpoint import (ENCODER_CONFIG, ENCODER_WEIGHTS, Checkpoint, atomic_save,
                                       model_difference, read_checkpoint)
 
 

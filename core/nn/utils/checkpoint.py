@@ -1,5 +1,5 @@
-"""Checkpoint files: atomic writes, the readers (``read_weights``, the project's one ``torch.load``, and
-``read_checkpoint`` on top of it), finding the newest one.
+"""Checkpoint files: writing them (``atomic_save``), the readers (``read_weights``, the project's one
+``torch.load``, and ``read_checkpoint`` on top of it), finding the newest one.
 
 Two kinds of file are read here, by ``read_checkpoint``:
 
@@ -14,17 +14,16 @@ Two kinds of file are read here, by ``read_checkpoint``:
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 import yaml
 
 from core.errors import CheckpointError
+from core.files import atomic_write
 
 CKPT_PATTERN = re.compile(r"^checkpoint_epoch(\d{4,})(?:_step(\d+))?\.pt$")
 CKPT_FORMAT = "simclr-tutorial/1"
@@ -49,40 +48,6 @@ def atomic_save(obj: Any, path: Path) -> None:
     half-written ``path``.
     """
     atomic_write(path, lambda handle: torch.save(obj, handle))
-
-
-def atomic_write_text(text: str, path: Path) -> None:
-    """Write ``text`` to ``path`` as ``atomic_save`` writes a checkpoint (never a half-written file)."""
-    atomic_write(path, lambda handle: handle.write(text.encode()))
-
-
-def atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """``write(binary handle)`` into a uniquely named hidden temp file beside ``path``, fsync, rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~current_umask())   # mkstemp makes 0600; give it the mode of the run's other files
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        dirFd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dirFd)
-        finally:
-            os.close(dirFd)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def current_umask() -> int:
-    """The process's umask (read by setting it and putting it back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # The temp files atomic_write leaves when killed: ".<a file this project writes>.<mkstemp's random part>.tmp".

@@ -32,6 +32,7 @@ SOURCE = Path(__file__).resolve().parent
 STARTER = SOURCE / "starter"
 sys.path.insert(0, str(STARTER))
 
+from core.files import atomic_write_text  # noqa: E402
 from core.grade import OPTIONAL, TASK_TITLES, TASKS, read_points, summarize  # noqa: E402  (the pristine grader)
 from core.sandbox.run import STRICT_VARIABLE, TASK_SECONDS_VARIABLE, grade_in_sandbox  # noqa: E402
 
@@ -115,10 +116,7 @@ def main() -> int:
     finally:
         if payload is None:
             payload = results([], {}, points, "the autograder was interrupted", time.monotonic() - start, visibility)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(f".results.{os.getpid()}.json")
-        partial.write_text(json.dumps(payload, indent=2) + "\n")
-        os.replace(partial, out)
+        atomic_write_text(json.dumps(payload, indent=2) + "\n", out)
     print(bounded(log, 2000))
     print(f"score {payload['score']} of {sum(points.values())}; results written to {out}")
     return 0

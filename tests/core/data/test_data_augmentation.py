@@ -91,7 +91,7 @@ def test_grayscale_input_becomes_three_channels(backend, gray):
 
 @pytest.mark.task1
 def test_fixed_seed_reproduces_the_views(backend):
-    from core.nn.utils.runtime import seed_everything
+    from core.nn.utils.randomness import seed_everything
 
     image = make_image("numpy")
     transform = ImageTransforms(24, backend=backend)

@@ -1,4 +1,4 @@
-"""core/data/device_batches.py and the decision to keep a training set on the device (train/augmentation.py)."""
+"""core/data/device_batches.py and the decision to keep a training set on the device (train/augmentation_setup.py)."""
 from types import SimpleNamespace
 
 import pytest

@@ -4,7 +4,7 @@ import torch
 
 from core.data.batch_augmentation import BatchImageTransforms, LoadTransform
 from core.data.data_augmentation import ImageTransforms
-from train.augmentation import build_augmentation, views_on_device
+from train.augmentation_setup import build_augmentation, views_on_device
 from train.config import load_config
 
 

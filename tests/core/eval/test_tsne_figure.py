@@ -3,7 +3,7 @@ import matplotlib
 import torch
 from matplotlib.figure import Figure
 
-from core.eval.tsne import tsne_figure
+from core.eval.tsne_figure import tsne_figure
 
 
 def test_figure_without_changing_the_backend_or_pyplot():
