@@ -1,7 +1,7 @@
 """Grading report of the tutorial's tasks: ``python -m core.grade [--task N] [--json FILE] [--summary FILE]``.
 
 Runs the task tests (markers ``task1`` .. ``task4``, and the optional parts
-``task1_optional``, ``task4_optional``) once and prints one row per task: tests
+``task1_optional``, ``task4_optional``; the table of tasks is ``core/tasks.py``) once and prints one row per task: tests
 passed / graded, points, and the first failure's message (every failure of a
 task's test starts with "Task N:"). The tests run in a judge process that holds
 no student code; each task's regions run in a child process of their own
@@ -18,7 +18,7 @@ Task 1 backend you did not write, the optional parts) are not graded; a task
 with no graded test scores 0. The optional parts are reported without points.
 
 Points per task come from ``--points``, else from ``tests/grading.json``, else
-25 each. ``--task N`` grades one task (same points) and exits 0 only when all
+the table's (25 each). ``--task N`` grades one task (same points) and exits 0 only when all
 of its tests pass; without it the exit code is 0 when every required task
 passes. ``--json FILE`` writes the report for other tools, ``--summary FILE``
 appends it as a Markdown table (``$GITHUB_STEP_SUMMARY`` in a workflow).
@@ -35,26 +35,24 @@ from typing import Dict, List, Optional, Sequence
 
 from core.files import atomic_write_text, output_problem
 from core.sandbox.run import grade_in_sandbox
+from core.tasks import DEFAULT_POINTS, MARKERS, NUMBERS, OPTIONAL_MARKERS, TASKS, number_of, task
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TASKS = ("task1", "task2", "task3", "task4")
-TASK_TITLES = ("augmentation", "encoder", "projection head", "NT-Xent loss")
-OPTIONAL = ("task1_optional", "task4_optional")
 GRADING_FILE = "tests/grading.json"
-DEFAULT_POINTS = 25
 MAX_POINTS = 1000
+ALL_TASKS = ", ".join(str(n) for n in NUMBERS)
 
 
 def row_name(marker: str) -> str:
     """``task3`` -> ``Task 3``; ``task4_optional`` -> ``Task 4 (optional)``."""
-    return f"Task {marker[4]}" + (" (optional)" if marker.endswith("_optional") else "")
+    return f"Task {number_of(marker)}" + (" (optional)" if marker.endswith("_optional") else "")
 
 
 def check_points(points: Sequence) -> tuple:
-    """The points of Tasks 1-4 as four integers in [0, 1000].
+    """The points of the tasks (``core.tasks.TASKS``) as one integer in [0, 1000] each.
 
     Args:
-        points: four numbers, or a string ``"30,20,20,30"``.
+        points: a number per task, or a string ``"30,20,20,30"``.
 
     Raises:
         ValueError: naming the value and what is allowed.
@@ -64,28 +62,28 @@ def check_points(points: Sequence) -> tuple:
         parsed = tuple(int(v.strip()) if isinstance(v, str) else v for v in values)
     except ValueError:
         parsed = ()
-    if len(parsed) != 4 or any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= MAX_POINTS
-                               for p in parsed):
+    bad = any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= MAX_POINTS for p in parsed)
+    if len(parsed) != len(TASKS) or bad:
         shown = points if isinstance(points, str) else list(points)
-        raise ValueError(f"points={shown!r} must be four integers from 0 to {MAX_POINTS} (Tasks 1-4), "
-                         "e.g. 25,25,25,25")
+        raise ValueError(f"points={shown!r} must be {len(TASKS)} integers from 0 to {MAX_POINTS} (Tasks "
+                         f"{ALL_TASKS}), e.g. {','.join(str(p) for p in DEFAULT_POINTS)}")
     return parsed
 
 
 def read_points(root: Path, override: Optional[str] = None) -> Dict[str, int]:
-    """Points of Task 1-4: ``override`` ("30,20,20,30"), else ``tests/grading.json``, else 25 each.
+    """Points per task marker: ``override`` ("30,20,20,30"), else ``tests/grading.json``, else the table's.
 
     Raises:
         ValueError: a bad override, or a grading file that is not ``{"points": {"task1": int, ...}}``.
     """
     if override:
-        return dict(zip(TASKS, check_points(override)))
+        return dict(zip(MARKERS, check_points(override)))
     path = Path(root) / GRADING_FILE
     if not path.is_file():
-        return {task: DEFAULT_POINTS for task in TASKS}
+        return dict(zip(MARKERS, DEFAULT_POINTS))
     try:
         stored = json.loads(path.read_text())["points"]
-        return dict(zip(TASKS, check_points([stored[task] for task in TASKS])))
+        return dict(zip(MARKERS, check_points([stored[marker] for marker in MARKERS])))
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{GRADING_FILE} must hold {{\"points\": {{\"task1\": 25, ..., \"task4\": 25}}}} "
                          f"with integers from 0 to {MAX_POINTS} ({err})") from None
@@ -106,7 +104,7 @@ class Collector:
     def pytest_collection_modifyitems(self, items):
         for item in items:
             names = {mark.name for mark in item.iter_markers()}
-            marker = next((m for m in TASKS + OPTIONAL if m in names), None)
+            marker = next((m for m in MARKERS + OPTIONAL_MARKERS if m in names), None)
             if marker:
                 self.rowOf[item.nodeid] = marker
 
@@ -202,20 +200,21 @@ def summarize(collector: Collector, points: Dict[str, int], markers: Sequence[st
         failures = list(dict.fromkeys(str(r["message"])[:MAX_MESSAGE] for r in results
                                       if r["outcome"] == "failed"))[:MAX_MESSAGES]
         skips = [r["message"] for r in results if r["outcome"] == "skipped"]
-        maxPoints = 0 if marker in OPTIONAL else points.get(marker, 0)
+        optional = marker in OPTIONAL_MARKERS
+        maxPoints = 0 if optional else points.get(marker, 0)
         note = ""
         if not graded:
             note = (failure if failure else skips[0] if skips else
                     f"tests could not be imported: {collector.importErrors[0]}" if collector.importErrors
                     else f"its tests observe the code from inside its process: run python -m pytest -m {marker}"
-                    if marker in OPTIONAL else "no tests")
+                    if optional else "no tests")
         rows.append({
-            "task": row_name(marker), "title": TASK_TITLES[int(marker[4]) - 1], "optional": marker in OPTIONAL,
+            "task": row_name(marker), "title": task(number_of(marker)).title, "optional": optional,
             **counts, "graded": graded,
             "points": min(maxPoints, max(0, score(maxPoints, counts["passed"], graded))),
             "max_points": maxPoints, "first_failure": failures[0] if failures else "",
             "failures": failures, "note": note,
-            "notes": [] if marker in OPTIONAL else list(notes.get(int(marker[4]), [])),
+            "notes": [] if optional else list(notes.get(number_of(marker), [])),
         })
     return rows
 
@@ -294,8 +293,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="also write the report as JSON (replaces an earlier report, no other file)")
     parser.add_argument("--force", action="store_true", help="let --json replace a file that is not a report")
     parser.add_argument("--summary", metavar="FILE", help="append the report as a Markdown table to FILE")
-    parser.add_argument("--task", type=int, choices=[1, 2, 3, 4], help="grade one task; exit 0 only if it passes")
-    parser.add_argument("--points", help=f"points of Tasks 1-4, e.g. 30,20,20,30 (default: {GRADING_FILE})")
+    parser.add_argument("--task", type=int, choices=NUMBERS, help="grade one task; exit 0 only if it passes")
+    parser.add_argument("--points", help=f"points of Tasks {ALL_TASKS}, e.g. 30,20,20,30 (default: {GRADING_FILE})")
     parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing test")
     parser.add_argument("--details", action="store_true", help="also print the tests' output (tracebacks)")
     args = parser.parse_args(argv)
@@ -306,7 +305,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    markers = [f"task{args.task}"] if args.task else list(TASKS + OPTIONAL)
+    markers = [task(args.task).marker] if args.task else list(MARKERS + OPTIONAL_MARKERS)
     recorded = grade_in_sandbox(REPO_ROOT, REPO_ROOT, markers, ["-x"] if args.exitfirst else [])
     rows = summarize(recorded, points, markers)
     if args.details:

@@ -30,19 +30,13 @@ import types
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+from core.tasks import TASK_FILES
+
 # The markers as the starter writes them ("# --- Task 2 begin: the encoder ---", "# --- Task 2 end ---"); forms a
 # student plausibly retypes (no title, other spacing or dashes, other case) are read the same.
-BEGIN = re.compile(r"^(?P<indent>\s*)#\s*-{2,}\s*task\s*(?P<task>\d)\s+begin\b(?:\s*:.*?)?\s*-*\s*$", re.IGNORECASE)
-END = re.compile(r"^\s*#\s*-{2,}\s*task\s*(?P<task>\d)\s+end\s*-*\s*$", re.IGNORECASE)
+BEGIN = re.compile(r"^(?P<indent>\s*)#\s*-{2,}\s*task\s*(?P<task>\d+)\s+begin\b(?:\s*:.*?)?\s*-*\s*$", re.IGNORECASE)
+END = re.compile(r"^\s*#\s*-{2,}\s*task\s*(?P<task>\d+)\s+end\s*-*\s*$", re.IGNORECASE)
 FORM = "'# --- Task {task} begin: ... ---' and '# --- Task {task} end ---'"
-# The files that hold task regions (relative to the repository root), with the task each one belongs to.
-TASK_FILES = {
-    "core/data/data_augmentation.py": 1,
-    "core/data/batch_augmentation.py": 1,
-    "core/nn/networks/simclr.py": 2,       # Task 2 and Task 3
-    "core/nn/loss/nt_xent.py": 4,
-    "core/nn/loss/nt_xent_distributed.py": 4,
-}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 Region = Tuple[int, int, int]  # (task, index of the first body line, index of the end marker)

@@ -1,4 +1,5 @@
-"""One home per job: the calls that read files or build loaders live in one module each."""
+"""One home per job: each job below (reading checkpoints, writing files, the table of tasks, ...) is done in one
+module, found by a grep over core/, train/ and benchmarks/."""
 import re
 from pathlib import Path
 
@@ -14,6 +15,19 @@ HOMES = {
     # choosing and entering a device, and what it decides: core.nn.utils.device
     r"cuda\.set_device\(|cuda\.device_count\(|is_bf16_supported\(|GradScaler\(|pin_memory=|\bnccl\b":
         {"core/nn/utils/device.py"},
+    # whether an output can be written, checked before any work: core.files.output_problem
+    r"os\.access\(|W_OK": {"core/files.py"},
+    # writing a file atomically: core.files.atomic_write (generate.py moves a staged starter *folder* into place)
+    r"\bmkstemp\(|os\.replace\(": {"core/files.py", "core/starter/generate.py"},
+    # what the tasks are (numbers, titles, files, default points): core.tasks
+    r"\(\"task1\"|\"projection head\"|\"NT-Xent loss\"|\(25, 25|\"25,25": {"core/tasks.py"},
+    # an input error's one line and exit code 2 (SIMCLR_DEBUG shows the traceback): train.cli.report_input_error;
+    # the two course commands report their own (they import no torch) and main.py's are not input errors
+    r"print\(f?\"error:": {"train/cli.py", "train/main.py", "core/grade.py", "core/starter/__main__.py"},
+    # the features of a dataset through an encoder: train.evaluation.dataset_features (benchmarks time their own)
+    r"\bextract_features\(": {"core/eval/features.py", "train/evaluation.py", "benchmarks/"},
+    # stop signals: train.stops
+    r"signal\.SIGHUP\b": {"train/stops.py", "train/main.py", "train/cli.py", "core/sandbox/"},
 }
 
 
@@ -33,7 +47,8 @@ def test_calls_live_in_their_module(pattern):
 
 def test_one_definition_of_each_shared_helper():
     for name in ("check_points", "find_regions", "make_loader", "read_weights", "atomic_write", "linear_probe",
-                 "classifier_scores", "fit_end_to_end", "fit_frozen"):
+                 "classifier_scores", "fit_end_to_end", "fit_frozen", "output_problem", "atomic_write_text",
+                 "dataset_features", "split_features", "stop_signals", "number_of"):
         defined = [path.relative_to(REPO_ROOT).as_posix() for path in python_files()
                    if re.search(rf"^def {name}\(", path.read_text(), re.M)]
         assert len(defined) <= 1, f"{name} is defined in {defined}"

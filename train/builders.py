@@ -86,7 +86,9 @@ def worker_ignores_stop_signals(workerId: int) -> None:
     """
     import signal
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    from train.stops import STOP_SIGNALS
+
+    for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
     end_with_the_parent()
 

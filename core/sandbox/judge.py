@@ -12,8 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from core.grade import TASKS, OPTIONAL, run_tests
+from core.grade import run_tests
 from core.sandbox import remote
+from core.tasks import MARKERS, OPTIONAL_MARKERS, number_of
 
 
 class ByTask:
@@ -22,7 +23,7 @@ class ByTask:
     def pytest_collection_modifyitems(self, items):
         def task(item):
             names = {mark.name for mark in item.iter_markers()}
-            return next((int(m[4]) for m in TASKS + OPTIONAL if m in names), 9)
+            return next((number_of(m) for m in MARKERS + OPTIONAL_MARKERS if m in names), len(MARKERS) + 1)
 
         items.sort(key=task)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from core.sandbox.trees import build_trees, readable_by_all
+from core.tasks import number_of
 
 USER_VARIABLE = "SIMCLR_SANDBOX_USER"
 STRICT_VARIABLE = "SIMCLR_SANDBOX_STRICT"
@@ -102,7 +103,7 @@ def grade_in_sandbox(root: Path, submission: Path, markers: Sequence[str], extra
     user, why = sandbox_user()
     seconds = task_seconds()
     strict = bool(user and os.environ.get(STRICT_VARIABLE))     # one grading per machine: sweep the user
-    tasks = tuple(sorted({int(m[4]) for m in markers}))
+    tasks = tuple(sorted({number_of(m) for m in markers}))
     judgeBase = Path(tempfile.mkdtemp(prefix="simclr-judge-"))          # 0700: the judge's alone
     childBase = Path(tempfile.mkdtemp(prefix="simclr-child-"))
     recorded = Recorded(warning=why)

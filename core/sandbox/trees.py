@@ -21,7 +21,8 @@ import stat
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from core.task_regions import BEGIN, TASK_FILES, find_regions
+from core.task_regions import BEGIN, find_regions
+from core.tasks import NUMBERS, TASK_FILES
 
 # Classes whose methods hold task regions: their instances live in the task's child.
 REMOTE_CLASSES = {
@@ -188,7 +189,7 @@ def readable_by_all(root: Path) -> None:
 
 
 def build_trees(pristine: Path, submission: Path, judgeBase: Path, childBase: Path,
-                tasks: Tuple[int, ...] = (1, 2, 3, 4)) -> Tuple[Path, Dict[int, Path], Dict[int, List[str]]]:
+                tasks: Tuple[int, ...] = NUMBERS) -> Tuple[Path, Dict[int, Path], Dict[int, List[str]]]:
     """Write the judge tree under ``judgeBase`` and the child trees under ``childBase``.
 
     Returns:

@@ -1,4 +1,4 @@
-"""CLI: ``python -m core.starter OUT_DIR [--force] [--points 25,25,25,25] [--autograder ZIP]``."""
+"""CLI: ``python -m core.starter OUT_DIR [--force] [--points 30,20,20,30] [--autograder ZIP]``."""
 from __future__ import annotations
 
 import argparse
@@ -9,17 +9,19 @@ from pathlib import Path
 from core.grade import check_points
 from core.starter.autograder import VISIBILITIES, make_autograder
 from core.starter.generate import make_starter
+from core.tasks import DEFAULT_POINTS
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.starter",
-        description="Write the student starter: this repository with Tasks 1-4 replaced by TODO stubs; "
+        description="Write the student starter: this repository with its task regions replaced by TODO stubs; "
                     "optionally the Gradescope autograder that grades it.")
     parser.add_argument("out_dir", help="destination folder of the starter (empty or new)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty folder")
-    parser.add_argument("--points", default="25,25,25,25",
-                        help="points of Tasks 1-4, written to tests/grading.json (default 25,25,25,25)")
+    default = ",".join(str(p) for p in DEFAULT_POINTS)
+    parser.add_argument("--points", default=default,
+                        help=f"points of the tasks in order, written to tests/grading.json (default {default})")
     parser.add_argument("--autograder", metavar="ZIP",
                         help="also write the Gradescope autograder (setup.sh, run_autograder, the starter with "
                              "the instructor's tests) to this .zip file")

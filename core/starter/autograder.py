@@ -20,7 +20,8 @@ from typing import Optional, Sequence
 
 from core.files import atomic_write, output_problem
 from core.grade import check_points
-from core.starter.generate import DEFAULT_POINTS, make_starter
+from core.starter.generate import make_starter
+from core.tasks import DEFAULT_POINTS
 
 TEMPLATES = Path(__file__).with_name("gradescope")
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -67,7 +68,7 @@ def make_autograder(zipPath: Path, points: Sequence[int] = DEFAULT_POINTS, visib
 
     Args:
         zipPath: the new ``.zip`` file (never overwritten).
-        points: points of Tasks 1-4.
+        points: points of the tasks (``core.tasks``), in order.
         visibility: Gradescope's visibility of the results (``VISIBILITIES``).
         root: the solution repository (default: this checkout).
         check_only: only check the arguments and the destination.

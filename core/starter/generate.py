@@ -24,9 +24,10 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from core.grade import GRADING_FILE, TASK_TITLES, check_points
+from core.grade import GRADING_FILE, check_points
 from core.starter.hints import HINTS
-from core.task_regions import BEGIN, TASK_FILES, find_regions
+from core.task_regions import BEGIN, find_regions
+from core.tasks import DEFAULT_POINTS, TASK_FILES, TASKS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Never copied: version control, caches, environments, run outputs.
@@ -43,7 +44,6 @@ SKIP_PREFIXES = ("assets/logs", "assets/checkpoints", "assets/datasets",
 SHIPPED_DOCS = ("docs/tasks.md",)
 STUDENT_README = Path(__file__).with_name("student_readme.md")
 FEEDBACK_WORKFLOW = Path(__file__).with_name("feedback.yml")
-DEFAULT_POINTS = (25, 25, 25, 25)
 
 
 def stub_lines(relPath: str, index: int, indent: str) -> List[str]:
@@ -91,13 +91,13 @@ def repository_files(root: Path) -> List[str]:
 
 def student_readme(points: Sequence[int]) -> str:
     """The starter's README: the tasks, how they are graded, what is optional."""
-    listed = ", ".join(f"Task {n} ({title}) {p}" for n, (title, p) in enumerate(zip(TASK_TITLES, points), start=1))
+    listed = ", ".join(f"Task {task.number} ({task.title}) {p}" for task, p in zip(TASKS, points))
     return STUDENT_README.read_text().replace("{POINTS}", f"{listed}; total {sum(points)}")
 
 
 def generated_files(points: Sequence[int]) -> Dict[str, str]:
     """The files the starter gets that the solution does not have: README, points, feedback workflow."""
-    grading = {"points": {f"task{n}": p for n, p in enumerate(points, start=1)}}
+    grading = {"points": {task.marker: p for task, p in zip(TASKS, points)}}
     return {"README.md": student_readme(points),
             GRADING_FILE: json.dumps(grading, indent=2) + "\n",
             ".github/workflows/feedback.yml": FEEDBACK_WORKFLOW.read_text()}
@@ -132,7 +132,7 @@ def make_starter(outDir: Path, force: bool = False, root: Optional[Path] = None,
         outDir: destination; must be empty or missing unless ``force``.
         force: write into a non-empty folder (files with the same names are replaced).
         root: the solution repository (default: this checkout).
-        points: points of Tasks 1-4 (written to ``tests/grading.json``, which the grader reads).
+        points: points of the tasks in order (written to ``tests/grading.json``, which the grader reads).
 
     Returns:
         ``{relative path: number of stubbed regions}`` for the task files.

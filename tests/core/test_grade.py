@@ -15,7 +15,7 @@ def test_points_from_the_command_line_the_grading_file_or_the_default(tmp_path):
                                                                 "task4": 30}}))
     assert read_points(tmp_path, None)["task2"] == 40
     for bad in ("10,20", "a,b,c,d", "1,2,3,-4", "1,2,3,1001", [1, 2, 3, True], [1.5, 2, 3, 4]):
-        with pytest.raises(ValueError, match="points=.*must be four integers from 0 to 1000"):
+        with pytest.raises(ValueError, match="points=.*must be 4 integers from 0 to 1000"):
             read_points(tmp_path, bad) if isinstance(bad, str) else check_points(bad)
     (tmp_path / GRADING_FILE).write_text(json.dumps({"points": {"task1": 10}}))
     with pytest.raises(ValueError, match="tests/grading.json must hold"):

@@ -33,7 +33,8 @@ STARTER = SOURCE / "starter"
 sys.path.insert(0, str(STARTER))
 
 from core.files import atomic_write_text  # noqa: E402
-from core.grade import OPTIONAL, TASK_TITLES, TASKS, read_points, summarize  # noqa: E402  (the pristine grader)
+from core.grade import read_points, summarize  # noqa: E402  (the pristine grader)
+from core.tasks import MARKERS, NUMBERS, OPTIONAL_MARKERS, TASKS  # noqa: E402
 from core.sandbox.run import STRICT_VARIABLE, TASK_SECONDS_VARIABLE, grade_in_sandbox  # noqa: E402
 
 SETTINGS = json.loads((SOURCE / "settings.json").read_text()) if (SOURCE / "settings.json").is_file() else {}
@@ -60,9 +61,10 @@ def results(rows: List[dict], notes: Dict[int, List[str]], points: Dict[str, int
             visibility: str) -> dict:
     """Gradescope's ``results.json``: one test per task (and one per optional part, worth 0)."""
     tests = []
-    for number, title in enumerate(TASK_TITLES, start=1):
+    for task in TASKS:
+        number, title = task.number, task.title
         row = next((r for r in rows if r["task"] == f"Task {number}"), None)
-        top = points[f"task{number}"]
+        top = points[task.marker]
         lines = [bounded(n) for n in notes.get(number, [])][:MAX_LINES]
         if row is None:
             earned, status = 0, "failed"
@@ -96,7 +98,7 @@ def main() -> int:
     visibility = SETTINGS.get("visibility", "visible")
     points = read_points(STARTER)
     out = root / "results" / "results.json"
-    markers = list(TASKS + OPTIONAL)
+    markers = list(MARKERS + OPTIONAL_MARKERS)
     os.environ.setdefault(STRICT_VARIABLE, "1")
     os.environ.setdefault(TASK_SECONDS_VARIABLE, "100")
     payload, log = None, ""
@@ -105,7 +107,7 @@ def main() -> int:
         protect(root)
         submission = root / "submission"
         if not submission.is_dir():
-            rows, notes, log = [], {n: ["the submission is empty"] for n in range(1, 5)}, ""
+            rows, notes, log = [], {n: ["the submission is empty"] for n in NUMBERS}, ""
         else:
             recorded = grade_in_sandbox(STARTER, submission, markers, timeout=timeout)
             rows, notes, log = summarize(recorded, points, markers), recorded.notes, recorded.failure
