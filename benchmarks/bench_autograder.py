@@ -28,7 +28,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.machine import cpu_name, versions  # noqa: E402
-from core.task_regions import TASK_FILES  # noqa: E402
+from core.course.task_regions import TASK_FILES  # noqa: E402
 
 CGROUP_MEMORY = Path("/sys/fs/cgroup/memory")
 CGROUP_CPU = Path("/sys/fs/cgroup/cpu")

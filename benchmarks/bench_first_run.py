@@ -23,9 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.machine import cpu_name, versions  # noqa: E402
-from core.starter import make_starter  # noqa: E402
-from core.task_regions import TASK_FILES, replace_regions  # noqa: E402
-from tests.core.starter.test_mutation_bank import BANK, apply, parse  # noqa: E402
+from core.course.starter import make_starter  # noqa: E402
+from core.course.task_regions import TASK_FILES, replace_regions  # noqa: E402
+from tests.core.course.starter.test_mutation_bank import BANK, apply, parse  # noqa: E402
 
 SETS = {   # name -> bank solutions put in place of the reference (the other tasks stay the reference's)
     "reference": [],

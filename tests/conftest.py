@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.task_regions import install_region_guard
+from core.course.task_regions import install_region_guard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A task region that does not compile fails that task alone (with its file, line and message); the rest of
@@ -347,7 +347,7 @@ def missing_tasks():
     from core.data.data_augmentation import ImageTransforms
     from core.nn.loss import NTXent
     from core.nn.networks import ResNet, SimCLR
-    from core.task_regions import run_region
+    from core.course.task_regions import run_region
 
     def build_region(task):
         """Task 2's or Task 3's lines of ``SimCLR.build`` alone (Task 3 finds an encoder, as Task 2 leaves one)."""

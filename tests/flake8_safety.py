@@ -6,7 +6,7 @@ Codes:
 
 The project never needs them: configs are read with ``yaml.SafeLoader``, checkpoints with
 ``weights_only=True``, and schedulers only from ``torch.optim.lr_scheduler``. The tests' loader of the
-task files (``core/task_regions.py``) imports ``importlib`` and says so with ``# noqa: SIM104``.
+task files (``core/course/task_regions.py``) imports ``importlib`` and says so with ``# noqa: SIM104``.
 """
 from __future__ import annotations
 

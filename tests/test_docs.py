@@ -78,7 +78,7 @@ def test_the_encoder_snippet_runs_as_written(first_run, tmp_path):
 
 
 # ---------------------------------------------------------------- every command and snippet of the pages
-COMMAND_PAGES = [*PAGES, REPO_ROOT / "core" / "starter" / "student_readme.md"]
+COMMAND_PAGES = [*PAGES, REPO_ROOT / "core" / "course" / "starter" / "student_readme.md"]
 EVAL_TOOLS = ("train/linear_eval.py", "train/finetune.py", "train/tsne.py")
 # Commands the pages show that this suite does not run, and why (a new kind of command must be added here).
 NOT_RUN_HERE = {
@@ -144,8 +144,6 @@ def flags_of(arguments):
 
 def module_of(script):
     """The importable module of a script or ``-m`` target."""
-    if script == "core.starter":
-        return "core.starter.__main__"
     return script[:-3].replace("/", ".") if "/" in script else script
 
 
@@ -159,7 +157,7 @@ def test_every_command_of_the_pages_takes_its_arguments(page, words, capsys, mon
     script, arguments = script_of(words)
     monkeypatch.chdir(REPO_ROOT)
     if script == "pytest":
-        from core.tasks import MARKERS, OPTIONAL_MARKERS
+        from core.course.tasks import MARKERS, OPTIONAL_MARKERS
 
         expression = arguments[arguments.index("-m") + 1] if "-m" in arguments else ""
         names = set(re.findall(r"\w+", expression)) - {"and", "or", "not"}
@@ -265,7 +263,7 @@ def test_the_instructors_trial_of_the_archive_runs_as_written(tmp_path):
     import shutil
     import tempfile
 
-    from tests.core.starter.test_grading_isolation import SEPARATE
+    from tests.core.course.starter.test_grading_isolation import SEPARATE
 
     text = (REPO_ROOT / "docs" / "instructors.md").read_text()
     section = text.split("### Try the archive on your own machine first\n", 1)[1]
@@ -308,3 +306,16 @@ def test_the_quickstart_figures_are_the_newest_measured_row():
     assert f"Measured on {newest['date']}" in readme
     performance = (REPO_ROOT / "docs" / "performance.md").read_text().split("## A shared", 1)[0]
     assert f"{newest['date']}: **{newest['wall_s']} s**" in performance and f"**{newest['knn_top1']}**" in performance
+
+
+def test_the_project_layout_names_files_that_exist():
+    readme = (REPO_ROOT / "README.md").read_text()
+    block = readme.split("## Project layout\n", 1)[1].split("```\n", 2)[1]
+    files = {p.relative_to(REPO_ROOT).as_posix() for p in REPO_ROOT.rglob("*")
+             if not {".git", ".venv", ".venv-sys", "__pycache__"} & set(p.relative_to(REPO_ROOT).parts)}
+    named = set(re.findall(r"[\w/]+\.(?:py|yaml|md|sh)\b", block))
+    named |= set(re.findall(r"^\s*([\w/]+/)\s", block, re.M))        # the folders that start a line
+    missing = [name for name in named if not any(f == name.rstrip("/") or f.endswith("/" + name.rstrip("/"))
+                                                 for f in files)]
+    assert not missing, missing
+    assert len(named) > 40

@@ -18,16 +18,16 @@ HOMES = {
     # whether an output can be written, checked before any work: core.files.output_problem
     r"os\.access\(|W_OK": {"core/files.py"},
     # writing a file atomically: core.files.atomic_write (generate.py moves a staged starter *folder* into place)
-    r"\bmkstemp\(|os\.replace\(": {"core/files.py", "core/starter/generate.py"},
-    # what the tasks are (numbers, titles, files, default points): core.tasks
-    r"\(\"task1\"|\"projection head\"|\"NT-Xent loss\"|\(25, 25|\"25,25": {"core/tasks.py"},
+    r"\bmkstemp\(|os\.replace\(": {"core/files.py", "core/course/starter/generate.py"},
+    # what the tasks are (numbers, titles, files, default points): core.course.tasks
+    r"\(\"task1\"|\"projection head\"|\"NT-Xent loss\"|\(25, 25|\"25,25": {"core/course/tasks.py"},
     # an input error's one line and exit code 2 (SIMCLR_DEBUG shows the traceback): train.cli.report_input_error;
     # the two course commands report their own (they import no torch) and main.py's are not input errors
-    r"print\(f?\"error:": {"train/cli.py", "train/main.py", "core/grade.py", "core/starter/__main__.py"},
+    r"print\(f?\"error:": {"train/cli.py", "train/main.py", "core/course/grade.py", "core/course/starter/__main__.py"},
     # the features of a dataset through an encoder: train.evaluation.dataset_features (benchmarks time their own)
     r"\bextract_features\(": {"core/eval/features.py", "train/evaluation.py", "benchmarks/"},
     # stop signals: train.stops
-    r"signal\.SIGHUP\b": {"train/stops.py", "train/main.py", "train/cli.py", "core/sandbox/"},
+    r"signal\.SIGHUP\b": {"train/stops.py", "train/main.py", "train/cli.py", "core/course/sandbox/"},
 }
 
 

@@ -49,7 +49,7 @@ def data(keep="auto", size=32):
 
 
 def test_keep_on_device_only_with_the_batched_recipe_and_when_it_fits(monkeypatch):
-    from train import augmentation
+    from train import augmentation_setup as augmentation
 
     batched = BatchImageTransforms(32)
     cpu = torch.device("cpu")
@@ -64,7 +64,7 @@ def test_keep_on_device_only_with_the_batched_recipe_and_when_it_fits(monkeypatc
 
 def test_keep_on_device_reads_the_gpus_free_memory(monkeypatch):
     from core.nn.utils.device import enter_device
-    from train import augmentation
+    from train import augmentation_setup as augmentation
 
     MockCuda(monkeypatch, count=1, free=2 ** 30)
     keep, note = augmentation.keep_on_device(data(), BatchImageTransforms(32), 50000, enter_device("cuda"))

@@ -11,7 +11,7 @@ from torch import nn
 
 from core.nn.blocks import BasicBlock
 from core.nn.networks import MLP, ResNet, SimCLR
-from core.task_regions import run_region
+from core.course.task_regions import run_region
 
 SMALL = dict(baseChNo=8, mlpLayers=[32])
 
@@ -25,7 +25,7 @@ def stand_in_encoder(inChNo, latentChNo):
 def built(inChNo=3, latentChNo=48, outChNo=16, encoderOnly=False, **kwargs):
     """A SimCLR model whose Task 2 lines (``encoderOnly``) or Task 3 lines alone have run.
 
-    Each task's region runs on its own (``core.task_regions.run_region``), so a stub, an error or a
+    Each task's region runs on its own (``core.course.task_regions.run_region``), so a stub, an error or a
     syntax error in the other task never changes this task's result. Task 3's region finds an encoder (as a
     finished Task 2 leaves one); its tests then use a small stand-in encoder.
     """
