@@ -18,6 +18,8 @@ STAGES = ["preempt", "resume", "learn", "linear_eval", "finetune", "tsne", "step
 
 @pytest.mark.slow
 def test_the_gpu_check_dry_run_passes_every_stage(tmp_path):
+    logs = REPO_ROOT / "assets" / "logs"
+    before = sorted(p.relative_to(logs) for p in logs.rglob("*")) if logs.is_dir() else []
     env = dict(os.environ, DEVICE="cpu", PYTHON=sys.executable, WORK=str(tmp_path),
                SKIP_TESTS="1")   # the suite runs the CUDA tests itself
     proc = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=REPO_ROOT, env=env, capture_output=True,
@@ -29,3 +31,6 @@ def test_the_gpu_check_dry_run_passes_every_stage(tmp_path):
     assert re.search(r"\| preempt \| ok \| [\d.]+ \| device cpu.*SIGTERM: stopping after step", table), table
     assert re.search(r"\| resume \| ok \| [\d.]+ \| resumed from .*epoch 2/2 +loss", table), table
     assert (tmp_path / "tsne.png").stat().st_size > 0
+    assert re.search(r"\| step_timing \| ok \| [\d.]+ \| +fp32 \| \w+ \| +\d+", table), table   # not "failed"
+    after = sorted(p.relative_to(logs) for p in logs.rglob("*")) if logs.is_dir() else []
+    assert after == before, "the check wrote into the repository's assets/logs"       # everything under WORK

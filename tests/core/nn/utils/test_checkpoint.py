@@ -48,7 +48,8 @@ def test_a_checkpoint_without_its_optimizer_is_named(tmp_path):
 def test_checkpoints_get_the_mode_of_other_files_and_stale_temporaries_go(tmp_path):
     import os
 
-    from core.nn.utils.checkpoint import current_umask, remove_stale_temporaries
+    from core.files import current_umask
+    from core.nn.utils.checkpoint import remove_stale_temporaries
 
     atomic_save(training_ckpt(), tmp_path / "c.pt")
     assert os.stat(tmp_path / "c.pt").st_mode & 0o777 == 0o666 & ~current_umask()
@@ -59,29 +60,6 @@ def test_checkpoints_get_the_mode_of_other_files_and_stale_temporaries_go(tmp_pa
     removed = [p.name for p in remove_stale_temporaries(tmp_path)]
     assert removed == [".checkpoint_epoch0002.pt.abc12_yz.tmp", ".encoder.json.k3j9x0qa.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [".c.pt.abc123.tmp", ".notes.txt.tmp", "c.pt"]
-
-
-def test_text_files_are_written_atomically_with_unique_temp_names(tmp_path, monkeypatch):
-    import json
-    from concurrent.futures import ThreadPoolExecutor
-
-    from core.nn.utils import checkpoint
-    from core.nn.utils.checkpoint import atomic_write_text
-
-    target = tmp_path / "encoder.json"
-    atomic_write_text('{"good": 1}\n', target)
-
-    def killed(handle):
-        handle.write(b'{"ha')
-        raise KeyboardInterrupt                       # a kill in the middle of the write
-
-    with pytest.raises(KeyboardInterrupt):
-        checkpoint.atomic_write(target, killed)
-    assert json.loads(target.read_text()) == {"good": 1} and sorted(p.name for p in tmp_path.iterdir()) == \
-        ["encoder.json"]
-    with ThreadPoolExecutor(8) as pool:               # many writers at once never collide on a temp name
-        list(pool.map(lambda i: atomic_write_text(json.dumps({"i": i}), target), range(64)))
-    assert "i" in json.loads(target.read_text()) and sorted(p.name for p in tmp_path.iterdir()) == ["encoder.json"]
 
 
 def test_exported_encoder_by_folder_or_file(tmp_path):
