@@ -113,7 +113,8 @@ def open_run(logDir: Path, saveDir: Path, fresh: bool) -> RunLock:
     """Create the run folders and lock both; returns the held lock.
 
     ``fresh`` (a new run): refused when another process filled the folders meanwhile (two launches
-    at the same moment). On any failure the folders this call created are removed again.
+    at the same moment). On a failure the folders this call created are removed again, unless another
+    launch holds or filled them.
 
     Raises:
         ConfigError: a folder cannot be created. RunExistsError: the run is in use or was just filled.
@@ -121,7 +122,7 @@ def open_run(logDir: Path, saveDir: Path, fresh: bool) -> RunLock:
     from train.config import ConfigError
 
     created = [f for f in (logDir, saveDir) for f in (f, *f.parents) if not f.exists()]
-    lock = None
+    lock, contended = None, False
     try:
         for folder in (logDir, saveDir):
             try:
@@ -130,14 +131,21 @@ def open_run(logDir: Path, saveDir: Path, fresh: bool) -> RunLock:
                 raise ConfigError(f"cannot create {folder} ({err.strerror}); set general.logsDir/"
                                   "general.saveDir to a writable folder") from err
         lock = RunLock(logDir, saveDir)     # built once the folders exist: their real paths are known
-        lock.acquire()
+        try:
+            lock.acquire()
+        except RunExistsError:
+            contended = True
+            raise
         if fresh and run_exists(logDir, saveDir):
+            contended = True
             raise RunExistsError(f"run folder {logDir} was filled by another process that started at the same "
                                  "time; start a new one with --opts general.name NEW_NAME")
     except BaseException:
         if lock is not None:
             lock.release()
-        for folder in sorted(created, key=lambda f: len(f.parts), reverse=True):
+        # Another launch holds or filled the folders (two launches at once both "created" them): they are its
+        # now, lock file included; removing them would pull them from under that run.
+        for folder in [] if contended else sorted(created, key=lambda f: len(f.parts), reverse=True):
             if folder.is_dir():
                 (folder / LOCK_FILE).unlink(missing_ok=True)
                 if not any(folder.iterdir()):

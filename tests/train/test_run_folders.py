@@ -341,3 +341,24 @@ def test_two_launches_of_one_run_at_once_never_share_its_folder(tmp_path):
         assert "is in use by another process" in refusal or "was filled by another process" in refusal \
             or "already holds a run" in refusal, refusal
         assert len(list((tmp_path / "logs" / f"race{attempt}").glob("events.out.tfevents.*"))) == 1
+
+
+def test_a_refused_launch_never_removes_the_folders_of_the_launch_that_won(tmp_path, monkeypatch):
+    """Two launches at once: both find the folders missing and create them; the one that loses the lock
+    must leave them (and the winner's lock file) alone, or the winner's checkpoints have nowhere to go."""
+    from train.run_folder import LOCK_FILE, RunExistsError, RunLock, open_run
+
+    logDir, saveDir = tmp_path / "logs" / "race", tmp_path / "ckpt" / "race"
+    original, winner = RunLock.acquire, []
+
+    def the_other_launch_first(self):
+        if not winner:            # between this launch's mkdir and its lock, the other launch takes the lock
+            winner.append(RunLock(logDir, saveDir))
+            original(winner[0])
+        original(self)
+
+    monkeypatch.setattr(RunLock, "acquire", the_other_launch_first)
+    with pytest.raises(RunExistsError, match="in use by another process"):
+        open_run(logDir, saveDir, fresh=True)
+    assert (logDir / LOCK_FILE).is_file() and (saveDir / LOCK_FILE).is_file()
+    winner[0].release()

@@ -364,7 +364,7 @@ def test_starter_suite_grades_each_task(starter):
     assert differ == GENERATED_FILES, differ
     stopped = "(task1 or task2 or task3 or task4 or task1_optional or task4_optional or pipeline) and not slow"
     required = run_suite(out, "-m", stopped, "tests/core", "tests/train/test_distributed.py",
-                         "tests/train/test_augmentation.py")
+                         "tests/train/test_augmentation_setup.py")
     assert all(status != "failed" for status, _ in required.values()), \
         [(n, m[:300]) for n, (s, m) in required.items() if s == "failed"][:5]
     optionalSkips = [n for n, (s, m) in required.items() if s == "skipped" and "optional part not written" in m]
