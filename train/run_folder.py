@@ -87,6 +87,7 @@ class RunLock:
         real = list(dict.fromkeys(Path(f).resolve() for f in folders))
         self.locks = [FileLock(str(folder / LOCK_FILE), timeout=0) for folder in real]
         self.folders = real
+        self.taken: List[Path] = []     # the folders whose lock the last acquire() took (its lock files are ours)
 
     def acquire(self) -> None:
         """Take every lock, or none.
@@ -94,9 +95,11 @@ class RunLock:
         Raises:
             RunExistsError: another process holds one (names the folder).
         """
+        self.taken = []
         for lock, folder in zip(self.locks, self.folders):
             try:
                 lock.acquire()
+                self.taken.append(folder)
             except Timeout:
                 self.release()
                 raise RunExistsError(f"run folder {folder} is in use by another process (it holds "
@@ -113,8 +116,8 @@ def open_run(logDir: Path, saveDir: Path, fresh: bool) -> RunLock:
     """Create the run folders and lock both; returns the held lock.
 
     ``fresh`` (a new run): refused when another process filled the folders meanwhile (two launches
-    at the same moment). On a failure the folders this call created are removed again, unless another
-    launch holds or filled them.
+    at the same moment). On a failure the folders this call created are removed again when nothing but
+    its own lock file is in them (another launch's lock file or files keep them).
 
     Raises:
         ConfigError: a folder cannot be created. RunExistsError: the run is in use or was just filled.
@@ -122,7 +125,7 @@ def open_run(logDir: Path, saveDir: Path, fresh: bool) -> RunLock:
     from train.config import ConfigError
 
     created = [f for f in (logDir, saveDir) for f in (f, *f.parents) if not f.exists()]
-    lock, contended = None, False
+    lock = None
     try:
         for folder in (logDir, saveDir):
             try:
@@ -131,23 +134,20 @@ def open_run(logDir: Path, saveDir: Path, fresh: bool) -> RunLock:
                 raise ConfigError(f"cannot create {folder} ({err.strerror}); set general.logsDir/"
                                   "general.saveDir to a writable folder") from err
         lock = RunLock(logDir, saveDir)     # built once the folders exist: their real paths are known
-        try:
-            lock.acquire()
-        except RunExistsError:
-            contended = True
-            raise
+        lock.acquire()
         if fresh and run_exists(logDir, saveDir):
-            contended = True
             raise RunExistsError(f"run folder {logDir} was filled by another process that started at the same "
                                  "time; start a new one with --opts general.name NEW_NAME")
     except BaseException:
+        ours = set(lock.taken) if lock is not None else set()
         if lock is not None:
             lock.release()
-        # Another launch holds or filled the folders (two launches at once both "created" them): they are its
-        # now, lock file included; removing them would pull them from under that run.
-        for folder in [] if contended else sorted(created, key=lambda f: len(f.parts), reverse=True):
+        # Only this call's traces go: a lock file whose lock it took, then folders left empty. Two launches at
+        # once both "create" the folders; the winner's lock file stays in them, so they stay too.
+        for folder in sorted(created, key=lambda f: len(f.parts), reverse=True):
             if folder.is_dir():
-                (folder / LOCK_FILE).unlink(missing_ok=True)
+                if folder.resolve() in ours:
+                    (folder / LOCK_FILE).unlink(missing_ok=True)
                 if not any(folder.iterdir()):
                     folder.rmdir()
         raise
