@@ -115,12 +115,12 @@ QUICK=(-l assets/experiments/quickstart.yaml --opts general.name quick general.l
 stage learn "grep -oE '(epoch 0 \(untrained\)  kNN top-1 [0-9.]+|final loss [0-9.]+, kNN top-1 [0-9.]+)'" -- \
     learning_run "${QUICK[@]}"
 CKPT="$WORK/ckpt/quick/encoder.pt"
-stage linear_eval "grep -E '^  (linear_top1|knn_top1|pixels_linear_top1) '" -- "$PYTHON" train/linear_eval.py --ckpt "$CKPT" \
-    --opts general.device "$DEVICE" general.logsDir "$WORK/logs"
-stage finetune "grep -E '^  finetune_top1 '" -- "$PYTHON" train/finetune.py --ckpt "$CKPT" --fraction 0.1 \
-    --epochs 2 --opts general.device "$DEVICE" general.logsDir "$WORK/logs"
-stage tsne "grep -iE 'wrote|png' | tail -1" -- "$PYTHON" train/tsne.py --ckpt "$CKPT" --samples 300 \
-    --out "$WORK/tsne.png" --opts general.device "$DEVICE" general.logsDir "$WORK/logs"
+TOOL=(--ckpt "$CKPT" --opts general.device "$DEVICE" general.logsDir "$WORK/logs")   # results under WORK only
+stage linear_eval "grep -E '^  (linear_top1|knn_top1|pixels_linear_top1) '" -- "$PYTHON" train/linear_eval.py \
+    "${TOOL[@]}"
+stage finetune "grep -E '^  finetune_top1 '" -- "$PYTHON" train/finetune.py --fraction 0.1 --epochs 2 "${TOOL[@]}"
+stage tsne "grep -iE 'wrote|png' | tail -1" -- "$PYTHON" train/tsne.py --samples 300 --out "$WORK/tsne.png" \
+    "${TOOL[@]}"
 
 # shellcheck disable=SC2086
 stage step_timing "grep -E '^\| (fp32|bf16)' | cut -d'|' -f2,4,5" -- "$PYTHON" benchmarks/bench_train.py \
