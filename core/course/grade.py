@@ -18,9 +18,10 @@ Task 1 backend you did not write, the optional parts) are not graded; a task
 with no graded test scores 0. The optional parts are reported without points.
 
 Points per task come from ``--points``, else from ``tests/grading.json``, else
-the table's (25 each). ``--task N`` grades one task (same points) and exits 0 only when all
-of its tests pass; without it the exit code is 0 when every required task
-passes. ``--json FILE`` writes the report for other tools, ``--summary FILE``
+the table's (25 each). ``--task N`` grades one task (same points; repeat it for several) and
+exits 0 only when all of their tests pass; without it the exit code is 0 when every required
+task passes. ``--exitfirst`` stops each task at its first failing test (the rest of that task is
+reported skipped); the other tasks still run. ``--json FILE`` writes the report for other tools, ``--summary FILE``
 appends it as a Markdown table (``$GITHUB_STEP_SUMMARY`` in a workflow).
 """
 from __future__ import annotations
@@ -226,7 +227,8 @@ def detail(row: dict) -> str:
     return f"(not graded: {row['note']})" if row["note"] else "all passed"
 
 
-def print_table(rows: List[dict], out=sys.stdout) -> None:
+def print_table(rows: List[dict], out=None) -> None:
+    out = out or sys.stdout         # read at the call: a stream swapped in later (a test's capture) is used
     print(f"\n{'task':<18} {'tests':>9} {'points':>9}  first failure", file=out)
     for row in rows:
         points = f"{row['points']}/{row['max_points']}" if not row["optional"] else "-"
@@ -293,9 +295,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="also write the report as JSON (replaces an earlier report, no other file)")
     parser.add_argument("--force", action="store_true", help="let --json replace a file that is not a report")
     parser.add_argument("--summary", metavar="FILE", help="append the report as a Markdown table to FILE")
-    parser.add_argument("--task", type=int, choices=NUMBERS, help="grade one task; exit 0 only if it passes")
+    parser.add_argument("--task", type=int, choices=NUMBERS, action="append",
+                        help="grade this task (repeat for several); exit 0 only if its tests all pass")
     parser.add_argument("--points", help=f"points of Tasks {ALL_TASKS}, e.g. 30,20,20,30 (default: {GRADING_FILE})")
-    parser.add_argument("-x", "--exitfirst", action="store_true", help="stop at the first failing test")
+    parser.add_argument("-x", "--exitfirst", action="store_true",
+                        help="stop each task at its first failing test (the other tasks still run)")
     parser.add_argument("--details", action="store_true", help="also print the tests' output (tracebacks)")
     args = parser.parse_args(argv)
     try:
@@ -305,7 +309,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    markers = [task(args.task).marker] if args.task else list(MARKERS + OPTIONAL_MARKERS)
+    markers = [task(n).marker for n in sorted(set(args.task))] if args.task else list(MARKERS + OPTIONAL_MARKERS)
     recorded = grade_in_sandbox(REPO_ROOT, REPO_ROOT, markers, ["-x"] if args.exitfirst else [])
     rows = summarize(recorded, points, markers)
     if args.details:

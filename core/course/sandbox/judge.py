@@ -4,7 +4,8 @@ Started by ``core.course.grade`` in the judge tree (no line of the student's the
 tests of the markers with pytest, the task regions answered by the children
 (``core.course.sandbox.remote``), and writes what it recorded to ``REPORT`` (JSON): each
 test's row, outcome and first message, and the import errors. Tests run grouped by
-task, so one child runs at a time.
+task, so one child runs at a time. ``-x`` stops each task at its first failing test (the
+task's other tests are reported skipped); the other tasks still run.
 """
 from __future__ import annotations
 
@@ -12,29 +13,53 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.course.grade import run_tests
 from core.course.sandbox import remote
 from core.course.tasks import MARKERS, OPTIONAL_MARKERS, number_of
+
+
+def task_of(item) -> int:
+    """The task number of a collected test (one past the last task for a test of none)."""
+    names = {mark.name for mark in item.iter_markers()}
+    return next((number_of(m) for m in MARKERS + OPTIONAL_MARKERS if m in names), len(MARKERS) + 1)
 
 
 class ByTask:
     """Orders the collected tests by task (stable), so each task's child starts once."""
 
     def pytest_collection_modifyitems(self, items):
-        def task(item):
-            names = {mark.name for mark in item.iter_markers()}
-            return next((number_of(m) for m in MARKERS + OPTIONAL_MARKERS if m in names), len(MARKERS) + 1)
+        items.sort(key=task_of)
 
-        items.sort(key=task)
+
+class FirstFailureOfEachTask:
+    """``-x`` per task: after a task's first failing test (call or fixture), its other tests are skipped."""
+
+    def __init__(self):
+        self.taskOf = {}
+        self.stopped = set()
+
+    def pytest_collection_modifyitems(self, items):
+        self.taskOf = {item.nodeid: task_of(item) for item in items}
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item):
+        if self.taskOf.get(item.nodeid) in self.stopped:
+            pytest.skip(f"not run: Task {self.taskOf[item.nodeid]} stopped at its first failing test (-x)")
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed and report.nodeid in self.taskOf:
+            self.stopped.add(self.taskOf[report.nodeid])
 
 
 def main(argv) -> int:
     report, markers = Path(argv[0]), [m for m in argv[1:] if not m.startswith("-")]
-    extra = ["-x"] if "-x" in argv[1:] else []
+    plugins = [ByTask(), *([FirstFailureOfEachTask()] if "-x" in argv[1:] else [])]
     remote.become_subreaper()
     root = Path(__file__).resolve().parents[3]
     try:
-        collector = run_tests(root, markers, extra, plugins=[ByTask()])
+        collector = run_tests(root, markers, plugins=plugins)
     finally:
         remote.shutdown()
     report.write_text(json.dumps({"rowOf": collector.rowOf, "results": collector.results,

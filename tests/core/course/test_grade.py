@@ -129,3 +129,28 @@ def test_the_shipped_tests_lose_no_graded_test_to_that_shortcut(cli):
     found = {line.split("::")[0] for line in result.stdout.splitlines() if "::" in line}
     shortcut = {path.relative_to(REPO_ROOT).as_posix() for path in marked_test_files(REPO_ROOT / "tests", markers)}
     assert len(found) >= 5 and found <= shortcut, sorted(found - shortcut)
+
+
+def test_task_may_be_given_several_times_and_the_exit_code_covers_them_all(monkeypatch, capsys):
+    """``--task 3 --task 1 --task 3 -x``: Tasks 1 and 3, once each, in order; exit 0 only when both pass."""
+    from core.course import grade
+    from core.course.sandbox.run import Recorded
+
+    asked = []
+
+    def fake_grade(root, submission, markers, extra):
+        asked.append((list(markers), list(extra)))
+        outcome = {"task1": "passed", "task3": outcomes["task3"]}
+        return Recorded(rowOf={f"t{m}": m for m in markers},
+                        results={f"t{m}": {"outcome": outcome[m], "message": "" if outcome[m] == "passed" else
+                                           "Task 3: wrong"} for m in markers})
+
+    monkeypatch.setattr(grade, "grade_in_sandbox", fake_grade)
+    outcomes = {"task3": "passed"}
+    assert grade.main(["--task", "3", "--task", "1", "--task", "3", "-x"]) == 0
+    assert asked == [(["task1", "task3"], ["-x"])]
+    table = capsys.readouterr().out
+    assert "Task 1" in table and "Task 3" in table and "Task 2" not in table and "50/50" in table
+    outcomes["task3"] = "failed"
+    assert grade.main(["--task", "1", "--task", "3"]) == 1
+    assert "Task 3: wrong" in capsys.readouterr().out

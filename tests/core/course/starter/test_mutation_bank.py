@@ -9,10 +9,11 @@ grader must reach::
     # region core/nn/loss/nt_xent.py 0
     ...the region's body, unindented...
 
-The test writes a fresh starter (every other task stays a stub: each task is graded on
-its own), writes the solution's regions, and runs
-``python -m core.grade --task N --exitfirst``. A change that makes the grader accept a bug or
-reject a correct solution fails here.
+The test writes copies of a fresh starter, each holding at most one solution per task (the
+grader runs each task's regions in a process of its own, with every other region a stub,
+so solutions of different tasks share a copy without meeting), and runs
+``python -m core.grade --task N ... --exitfirst`` once per copy (``-x`` stops each task at its
+first failure). A change that makes the grader accept a bug or reject a correct solution fails here.
 """
 import json
 import os
@@ -49,7 +50,7 @@ def parse(path):
 
 
 def apply(folder, regions, task):
-    """Write ``regions`` into the starter in ``folder``; every other task stays a stub (graded on its own)."""
+    """Write ``regions`` into the copy in ``folder``; every other region stays as it is."""
     for rel in {rel for rel, _ in regions}:
         path = folder / rel
         lines = path.read_text().splitlines(keepends=True)
@@ -65,42 +66,64 @@ def apply(folder, regions, task):
             cached.unlink()
 
 
-def grade(folder, task, marker=None):
+def run_optional(folder, marker):
+    """The optional efficiency tests: their own pytest run (they observe the code in-process)."""
+    env = dict(os.environ, PYTHONPATH=str(folder), OMP_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marker, "tests"],
+                         cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT,
+                         stdin=subprocess.DEVNULL)
+    return run.returncode == 0, run.stdout[-2000:]
+
+
+def grade(folder, tasks):
+    """``{task: (passed, first failure or the row)}`` from one ``core.grade --task .. --exitfirst`` run."""
     env = dict(os.environ, PYTHONPATH=str(folder), OMP_NUM_THREADS="1")
     env.pop("PYTHONDONTWRITEBYTECODE", None)    # each copy starts from the base's compiled modules
-    if marker:   # the optional efficiency tests: their own pytest run
-        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marker,
-                              "tests"], cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT,
-                             stdin=subprocess.DEVNULL)
-        return run.returncode == 0, run.stdout[-2000:]
     report = folder / "grade.json"
-    command = [sys.executable, "-m", "core.grade", "--task", str(task), "--exitfirst", "--json", str(report)]
-    run = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT,
+    command = [sys.executable, "-m", "core.grade", *[f"--task={n}" for n in tasks], "--exitfirst",
+               "--json", str(report)]
+    run = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=TIMEOUT * len(tasks),
                          stdin=subprocess.DEVNULL)
     assert report.is_file(), run.stdout[-2000:] + run.stderr[-2000:]
-    row = json.loads(report.read_text())["tasks"][0]
-    return row["graded"] > 0 and row["failed"] == 0, row["first_failure"] or json.dumps(row)
+    rows = {int(row["task"].split()[1]): row for row in json.loads(report.read_text())["tasks"]}
+    assert sorted(rows) == sorted(tasks), rows
+    return {n: (row["graded"] > 0 and row["failed"] == 0, row["first_failure"] or json.dumps(row))
+            for n, row in rows.items()}
 
 
-def judge(base, work, path):
-    meta, regions = parse(path)
-    folder = work / path.stem
+def bundles(files):
+    """The solutions in groups of at most one per task: the i-th solution of each task together."""
+    byTask = {}
+    for path in files:
+        meta, regions = parse(path)
+        byTask.setdefault(meta["task"], []).append((path, meta, regions))
+    return [[group[i] for group in byTask.values() if i < len(group)]
+            for i in range(max(map(len, byTask.values()), default=0))]
+
+
+def judge(base, work, bundle):
+    """Grade one copy holding ``bundle``'s solutions; the problems found, one line each."""
+    folder = work / f"copy{bundle[0][0].stem}"
     shutil.copytree(base, folder)
-    apply(folder, regions, meta["task"])
-    passed, message = grade(folder, meta["task"])
+    for _, meta, regions in bundle:
+        apply(folder, regions, meta["task"])
+    verdicts = grade(folder, [meta["task"] for _, meta, _ in bundle])
     problems = []
-    if passed != (meta["verdict"] == "pass"):
-        problems.append(f"{path.name}: expected {meta['verdict']}, the grader said "
-                        f"{'pass' if passed else 'fail'}: {message}")
-    elif not passed:
-        if not message.startswith(f"Task {meta['task']}"):
-            problems.append(f"{path.name}: the first failure does not start with 'Task {meta['task']}': {message}")
-        if meta.get("expect") and not re.search(meta["expect"], message):
-            problems.append(f"{path.name}: the first failure should match {meta['expect']!r}: {message}")
-    if "optional" in meta:
-        optionalPassed, output = grade(folder, meta["task"], marker=f"task{meta['task']}_optional")
-        if optionalPassed != (meta["optional"] == "pass"):
-            problems.append(f"{path.name}: task{meta['task']}_optional expected {meta['optional']}: {output}")
+    for path, meta, _ in bundle:
+        passed, message = verdicts[meta["task"]]
+        if passed != (meta["verdict"] == "pass"):
+            problems.append(f"{path.name}: expected {meta['verdict']}, the grader said "
+                            f"{'pass' if passed else 'fail'}: {message}")
+        elif not passed:
+            if not message.startswith(f"Task {meta['task']}"):
+                problems.append(f"{path.name}: the first failure does not start with 'Task {meta['task']}': "
+                                f"{message}")
+            if meta.get("expect") and not re.search(meta["expect"], message):
+                problems.append(f"{path.name}: the first failure should match {meta['expect']!r}: {message}")
+        if "optional" in meta:
+            optionalPassed, output = run_optional(folder, f"task{meta['task']}_optional")
+            if optionalPassed != (meta["optional"] == "pass"):
+                problems.append(f"{path.name}: task{meta['task']}_optional expected {meta['optional']}: {output}")
     shutil.rmtree(folder, ignore_errors=True)
     return problems
 
@@ -124,5 +147,5 @@ def test_every_solution_gets_its_verdict(tmp_path):
     only = os.environ.get("SIMCLR_BANK_ONLY")     # e.g. "task4_" while working on one task's tests
     files = [f for f in files if not only or re.search(only, f.name)]
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
-        problems = [p for result in pool.map(lambda f: judge(base, tmp_path, f), files) for p in result]
+        problems = [p for result in pool.map(lambda b: judge(base, tmp_path, b), bundles(files)) for p in result]
     assert not problems, "\n".join(problems)
