@@ -320,6 +320,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for row in rows:
         for note in row["notes"]:
             print(f"{row['task']}: {note}")
+    if args.exitfirst and any(r["failed"] for r in rows):
+        print("note: -x stopped each failing task at its first failing test: its points count only the tests "
+              "that ran (run without -x for the full count)")
     if jsonPath:
         atomic_write_text(json.dumps(report_of(rows), indent=2) + "\n", jsonPath)
         print(f"report written to {jsonPath}")

@@ -151,6 +151,10 @@ def test_task_may_be_given_several_times_and_the_exit_code_covers_them_all(monke
     assert asked == [(["task1", "task3"], ["-x"])]
     table = capsys.readouterr().out
     assert "Task 1" in table and "Task 3" in table and "Task 2" not in table and "50/50" in table
+    assert "-x stopped" not in table                        # nothing failed, nothing stopped
     outcomes["task3"] = "failed"
     assert grade.main(["--task", "1", "--task", "3"]) == 1
-    assert "Task 3: wrong" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "Task 3: wrong" in table and "-x stopped" not in table
+    assert grade.main(["--task", "3", "-x"]) == 1
+    assert "note: -x stopped each failing task at its first failing test" in capsys.readouterr().out
