@@ -90,6 +90,12 @@ def read_points(root: Path, override: Optional[str] = None) -> Dict[str, int]:
                          f"with integers from 0 to {MAX_POINTS} ({err})") from None
 
 
+def marker_of(item) -> Optional[str]:
+    """The task marker of a collected test (the table's first that it carries), or None."""
+    names = {mark.name for mark in item.iter_markers()}
+    return next((m for m in MARKERS + OPTIONAL_MARKERS if m in names), None)
+
+
 class Collector:
     """A pytest plugin that records each test's row, outcome and failure message, and import errors."""
 
@@ -104,8 +110,7 @@ class Collector:
 
     def pytest_collection_modifyitems(self, items):
         for item in items:
-            names = {mark.name for mark in item.iter_markers()}
-            marker = next((m for m in MARKERS + OPTIONAL_MARKERS if m in names), None)
+            marker = marker_of(item)
             if marker:
                 self.rowOf[item.nodeid] = marker
 

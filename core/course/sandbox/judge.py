@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from core.course.grade import run_tests
+from core.course.grade import marker_of, run_tests
 from core.course.sandbox import remote
-from core.course.tasks import MARKERS, OPTIONAL_MARKERS, number_of
+from core.course.tasks import MARKERS, number_of
 
 
 def task_of(item) -> int:
     """The task number of a collected test (one past the last task for a test of none)."""
-    names = {mark.name for mark in item.iter_markers()}
-    return next((number_of(m) for m in MARKERS + OPTIONAL_MARKERS if m in names), len(MARKERS) + 1)
+    marker = marker_of(item)
+    return number_of(marker) if marker else len(MARKERS) + 1
 
 
 class ByTask:
